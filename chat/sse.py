@@ -1,0 +1,58 @@
+"""Splitting an OpenAI server-sent-event stream into events, and reading what they carry."""
+
+import json
+
+
+class EventSplitter:
+    """Feeds raw bytes in, hands complete `data: ...` events out, each ending in a blank line."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        buffer = self._buffer + chunk
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        events = buffer.split(b"\n\n")
+        self._buffer = events.pop()
+        return [event + b"\n\n" for event in events if event]
+
+    def rest(self) -> bytes:
+        rest, self._buffer = self._buffer, b""
+        return rest
+
+
+def event_payload(event: bytes) -> dict | None:
+    """The JSON object an event carries, or None for [DONE], comments and anything unreadable."""
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                return None
+            try:
+                payload = json.loads(data)
+            except ValueError:
+                return None
+            return payload if isinstance(payload, dict) else None
+    return None
+
+
+def carries_usage(event: bytes) -> bool:
+    # A cheap test first: only the last chunk of a stream carries a usage object.
+    return b'"usage"' in event and b'"usage":null' not in event and b'"usage": null' not in event
+
+
+def usage_tokens(usage: object) -> tuple[int, int]:
+    if not isinstance(usage, dict):
+        return 0, 0
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    return (prompt if isinstance(prompt, int) else 0), (completion if isinstance(completion, int) else 0)
+
+
+def delta_text(payload: dict) -> str:
+    choices = payload.get("choices")
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+        return ""
+    delta = choices[0].get("delta") or {}
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content if isinstance(content, str) else ""

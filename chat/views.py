@@ -1,0 +1,61 @@
+"""The chat page, and renaming and deleting conversations."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from chat.markdown import render_markdown
+from chat.models import Conversation
+from chat.upstream import default_model
+from keys.selectors import key_rows
+
+
+def _conversation(request: HttpRequest, pk: int | str) -> Conversation:
+    return get_object_or_404(Conversation, owner=request.user, pk=pk)
+
+
+@login_required
+@require_GET
+def chat_page(request: HttpRequest) -> HttpResponse:
+    current = None
+    chosen = request.GET.get("c", "")
+    if chosen:
+        if not chosen.isdigit():
+            return redirect("chat")
+        current = _conversation(request, chosen)
+    history = []
+    if current is not None:
+        for message in current.messages.all():
+            html = render_markdown(message.content) if message.role == "assistant" else ""
+            history.append({"role": message.role, "content": message.content, "html": html})
+    context = {
+        "rows": [row for row in key_rows(owner=request.user) if row.key.is_active],
+        "conversations": Conversation.objects.filter(owner=request.user)[:100],
+        "current": current,
+        "history": history,
+        "model": default_model(),
+    }
+    return render(request, "chat/chat.html", context)
+
+
+@login_required
+@require_POST
+def conversation_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(request, pk)
+    title = " ".join(request.POST.get("title", "").split())[:200]
+    if not title:
+        messages.error(request, "A conversation needs a name.")
+    else:
+        conversation.title = title
+        conversation.save(update_fields=["title", "updated_at"])
+    return redirect(f"/chat/?c={conversation.pk}")
+
+
+@login_required
+@require_POST
+def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    _conversation(request, pk).delete()
+    messages.success(request, "Conversation deleted.")
+    return redirect("chat")

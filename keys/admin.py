@@ -1,0 +1,94 @@
+"""Staff manage plans, keys and usage here. No page ever shows a key's secret."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+
+from keys import services
+from keys.exceptions import KeyServiceError
+from keys.models import ApiKey, DailyUsage, Plan
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["name", "requests_per_day", "throttle_rate", "throttle_burst", "is_active", "order", "active_keys"]
+    list_editable = ["requests_per_day", "is_active", "order"]
+    search_fields = ["name"]
+    readonly_fields = ["backend_id", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:
+        return super().get_queryset(request).annotate(
+            _active_keys=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True))
+        )
+
+    @admin.display(description="active keys", ordering="_active_keys")
+    def active_keys(self, plan: Plan) -> int:
+        return plan._active_keys
+
+    def has_delete_permission(self, request: HttpRequest, obj: Plan | None = None) -> bool:
+        # A plan with keys is protected; deactivate it instead.
+        return super().has_delete_permission(request, obj) and not (obj and obj.api_keys.exists())
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+class DailyUsageInline(admin.TabularInline):
+    model = DailyUsage
+    fields = ["day", "requests", "prompt_tokens", "completion_tokens"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-day"]
+    verbose_name_plural = "recent usage (requests answered, tokens)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("-day")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["public_prefix", "owner", "plan", "label", "created_at", "last_used_at", "is_active"]
+    list_filter = ["plan", StatusFilter]
+    search_fields = ["owner__email", "prefix", "label"]
+    list_select_related = ["owner", "plan"]
+    readonly_fields = ["public_prefix", "owner", "plan", "backend_id", "created_at", "last_used_at", "revoked_at"]
+    fields = ["public_prefix", "owner", "plan", "label", "backend_id", "created_at", "last_used_at", "revoked_at"]
+    inlines = [DailyUsageInline]
+    actions = ["revoke_keys"]
+
+    @admin.display(boolean=True, description="active")
+    def is_active(self, key: ApiKey) -> bool:
+        return key.is_active
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # keys are made by their owners, who alone see the secret
+
+    @admin.action(description="Revoke selected keys")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        done, failed = 0, []
+        for key in queryset.filter(revoked_at__isnull=True).select_related("plan", "owner"):
+            try:
+                services.key_revoke(key=key)
+                done += 1
+            except KeyServiceError as exc:
+                failed.append(f"{key.public_prefix}: {exc.message}")
+        if done:
+            self.message_user(request, f"Revoked {done} key(s).", messages.SUCCESS)
+        for failure in failed:
+            self.message_user(request, f"Could not revoke {failure}", messages.ERROR)
+        if not done and not failed:
+            self.message_user(request, "The selected keys were already revoked.", messages.WARNING)

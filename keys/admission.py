@@ -1,0 +1,120 @@
+"""The gateway's checks, in order: key, throttle, daily quota. Shared by /v1, /query and the chat page."""
+
+import time
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+
+from keys.crypto import key_parse, key_verify
+from keys.models import ApiKey
+from keys.quota import Admission, KeyInfo, get_quota_store, utc_today
+
+# Immutable facts (id, hash) never change; plan limits and revocation may, so entries live briefly.
+# The consume step re-reads revocation and the limit live, so a revoked key is refused at once.
+CACHE_SECONDS = 2.0
+_key_cache: dict[str, tuple[float, KeyInfo | None]] = {}
+
+
+def key_info_load(*, prefix: str | None = None, key_id: int | None = None) -> KeyInfo | None:
+    query = ApiKey.objects.select_related("plan")
+    key = query.filter(prefix=prefix).first() if prefix is not None else query.filter(pk=key_id).first()
+    if key is None:
+        return None
+    plan = key.plan
+    return KeyInfo(
+        key_id=key.pk,
+        owner_id=key.owner_id,
+        plan_id=plan.pk,
+        plan_name=plan.name,
+        limit=plan.requests_per_day,
+        throttle_rate=plan.throttle_rate,
+        throttle_burst=plan.throttle_burst,
+        hashed_secret=key.hashed_secret,
+        revoked=key.revoked_at is not None or not plan.is_active,
+    )
+
+
+_load_async = sync_to_async(key_info_load)
+
+
+async def key_authenticate(raw: str) -> KeyInfo | None:
+    """The key's facts if `raw` is a well-formed, known, active key; None otherwise."""
+    parsed = key_parse(raw)
+    if parsed is None:  # mistyped or made up: refused without touching the database
+        return None
+    now = time.monotonic()
+    cached = _key_cache.get(parsed.prefix)
+    if cached is not None and cached[0] > now:
+        info = cached[1]
+    else:
+        info = await _load_async(prefix=parsed.prefix)
+        if len(_key_cache) > 50_000:
+            _key_cache.clear()
+        _key_cache[parsed.prefix] = (now + CACHE_SECONDS, info)
+    if info is None or info.revoked or not key_verify(raw, info.hashed_secret):
+        return None
+    return info
+
+
+def key_cache_forget(prefix: str) -> None:
+    _key_cache.pop(prefix, None)
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+_buckets: dict[int, _Bucket] = {}
+
+
+def throttle_check(info: KeyInfo) -> float:
+    """Take a token from the key's bucket; return 0 if allowed, else seconds until one is free.
+
+    Buckets live in this process: a throttle smooths bursts, the daily quota is what is exact.
+    """
+    rate = info.throttle_rate
+    if not rate:
+        return 0.0
+    burst = float(info.throttle_burst or max(rate, 1.0))
+    now = time.monotonic()
+    bucket = _buckets.get(info.key_id)
+    if bucket is None:
+        bucket = _buckets[info.key_id] = _Bucket(tokens=burst, stamp=now)
+    bucket.tokens = min(burst, bucket.tokens + (now - bucket.stamp) * rate)
+    bucket.stamp = now
+    if bucket.tokens >= 1.0:
+        bucket.tokens -= 1.0
+        return 0.0
+    return (1.0 - bucket.tokens) / rate
+
+
+async def quota_consume(info: KeyInfo) -> Admission:
+    return await get_quota_store().consume(info, utc_today())
+
+
+async def quota_refund(info: KeyInfo) -> None:
+    await get_quota_store().refund(info, utc_today())
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of admitting one request: exactly one of the flags describes a refusal."""
+
+    admission: Admission | None = None
+    throttled_for: float = 0.0
+    revoked: bool = False
+
+    @property
+    def admitted(self) -> bool:
+        return self.admission is not None and self.admission.admitted
+
+
+async def request_admit(info: KeyInfo) -> Verdict:
+    """Throttle first (free), then spend one request of the day's quota."""
+    wait = throttle_check(info)
+    if wait:
+        return Verdict(throttled_for=wait)
+    admission = await quota_consume(info)
+    return Verdict(admission=admission, revoked=admission.revoked)

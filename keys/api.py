@@ -1,0 +1,96 @@
+"""JSON APIs: the seed's /plan and /create_key, and the REST API under /api/v1/."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from keys import selectors, services
+from keys.exceptions import KeyBackendError, KeyServiceError
+from keys.serializers import CreateKeyIn, CreateKeyOut, KeyCreatedOut, KeyCreateIn, KeyOut, MessageOut, PlanOut
+
+ERRORS = {code: OpenApiResponse(MessageOut) for code in (400, 403, 404, 409, 500)}
+
+
+def error_response(exc: KeyServiceError) -> Response:
+    if isinstance(exc, KeyBackendError):
+        # The seed's front end reads "message"; keep its exact shape for backend failures.
+        return Response({"message": "create failed", "detail": exc.message}, status=500)
+    return Response({"detail": exc.message, "message": exc.message}, status=exc.status)
+
+
+class SeedPlanList(APIView):
+    """GET /plan: the plans users may pick (the seed's shape, with extra fields)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=PlanOut(many=True), operation_id="seed_plan_list")
+    def get(self, request: Request) -> Response:
+        return Response(PlanOut(selectors.plan_list(), many=True).data)
+
+
+class SeedCreateKey(APIView):
+    """POST /create_key: a key for the logged-in user in the named plan."""
+
+    @extend_schema(request=CreateKeyIn, responses={200: CreateKeyOut, **ERRORS}, operation_id="seed_create_key")
+    def post(self, request: Request) -> Response:
+        data = CreateKeyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = data.validated_data["user"].strip()
+        if user and user.lower() != (request.user.email or "").lower():
+            return Response({"detail": "You can only create keys for yourself.", "message": "Forbidden"}, status=403)
+        try:
+            _, plaintext = services.key_create(owner=request.user, plan_name=data.validated_data["plan_name"])
+        except KeyServiceError as exc:
+            return error_response(exc)
+        return Response({"value": plaintext})
+
+
+class PlanList(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=PlanOut(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(PlanOut(selectors.plan_list(), many=True).data)
+
+
+class KeyListCreate(APIView):
+    @extend_schema(responses=KeyOut(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(KeyOut(selectors.key_list(owner=request.user), many=True).data)
+
+    @extend_schema(request=KeyCreateIn, responses={201: KeyCreatedOut, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = KeyCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            key, plaintext = services.key_create(
+                owner=request.user, plan_name=data.validated_data["plan"], label=data.validated_data["label"]
+            )
+        except KeyServiceError as exc:
+            return error_response(exc)
+        return Response({**KeyOut(key).data, "value": plaintext}, status=status.HTTP_201_CREATED)
+
+
+class KeyRevoke(APIView):
+    @extend_schema(request=None, responses={200: KeyOut, **ERRORS})
+    def post(self, request: Request, pk: int) -> Response:
+        key = selectors.key_get(owner=request.user, pk=pk)
+        try:
+            services.key_revoke(key=key)
+        except KeyServiceError as exc:
+            return error_response(exc)
+        return Response(KeyOut(key).data)
+
+
+class KeyRotate(APIView):
+    @extend_schema(request=None, responses={200: KeyCreatedOut, **ERRORS})
+    def post(self, request: Request, pk: int) -> Response:
+        key = selectors.key_get(owner=request.user, pk=pk)
+        try:
+            new_key, plaintext = services.key_rotate(key=key)
+        except KeyServiceError as exc:
+            return error_response(exc)
+        return Response({**KeyOut(new_key).data, "value": plaintext})

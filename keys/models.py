@@ -1,0 +1,109 @@
+"""Plans, API keys and their daily usage."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from keys.crypto import display_prefix
+
+
+class Plan(models.Model):
+    name = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$", "Use letters, digits, '-' and '_' only.")],
+    )
+    requests_per_day = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    throttle_rate = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.001)], help_text="Requests per second; empty: none."
+    )
+    throttle_burst = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Bucket size; defaults to the rate."
+    )
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    order = models.PositiveIntegerField(default=0)
+    backend_id = models.CharField(max_length=128, blank=True, help_text="The key backend's id, e.g. a usage plan.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order", "requests_per_day", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.throttle_burst and not self.throttle_rate:
+            raise ValidationError({"throttle_rate": "A burst needs a rate."})
+
+
+class ApiKey(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="api_keys")
+    label = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    hashed_secret = models.CharField(max_length=64, editable=False)
+    backend_id = models.CharField(max_length=128, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "plan"], condition=Q(revoked_at__isnull=True), name="one_active_key_per_plan"
+            )
+        ]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return self.public_prefix
+
+    @property
+    def public_prefix(self) -> str:
+        return display_prefix(self.prefix)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def save(self, *args, **kwargs) -> None:
+        # Revocation is one-way: a revoked key can never be made active again.
+        if self.pk and self.revoked_at is None:
+            if ApiKey.objects.filter(pk=self.pk, revoked_at__isnull=False).exists():
+                raise ValidationError("A revoked key cannot be reactivated.")
+        super().save(*args, **kwargs)
+
+
+class DailyUsage(models.Model):
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
+    day = models.DateField()
+    requests = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["key", "day"], name="one_usage_row_per_key_day")]
+        verbose_name_plural = "daily usage"
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.day}: {self.requests}"
+
+
+class QuotaCounter(models.Model):
+    """Requests admitted per owner, plan and UTC day: the number the daily quota is enforced on.
+
+    Counted per plan rather than per key, so that revoking or rotating a key never refills the day.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "plan", "day"], name="one_counter_per_owner_plan_day")]

@@ -1,0 +1,71 @@
+"""Per-key usage statistics (requests, tokens, last used), written in batches off the hot path."""
+
+import asyncio
+import atexit
+import datetime
+import logging
+from collections import defaultdict
+
+from asgiref.sync import sync_to_async
+from django.db import connection, transaction
+from django.utils import timezone
+
+from keys.models import ApiKey, DailyUsage
+
+logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0
+_UPSERT_SQL = f"""
+INSERT INTO {DailyUsage._meta.db_table} (key_id, day, requests, prompt_tokens, completion_tokens)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (key_id, day) DO UPDATE SET
+  requests = {DailyUsage._meta.db_table}.requests + excluded.requests,
+  prompt_tokens = {DailyUsage._meta.db_table}.prompt_tokens + excluded.prompt_tokens,
+  completion_tokens = {DailyUsage._meta.db_table}.completion_tokens + excluded.completion_tokens
+"""
+
+
+class UsageRecorder:
+    """Adds up usage in memory and writes it at most once a second.
+
+    The quota itself is never here: it is counted before the request is admitted.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[int, datetime.date], list[int]] = defaultdict(lambda: [0, 0, 0])
+        self._last_used: dict[int, datetime.datetime] = {}
+        self._task: asyncio.Task | None = None
+        atexit.register(self.flush_sync)
+
+    def record(self, *, key_id: int, day: datetime.date, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+        totals = self._pending[(key_id, day)]
+        totals[0] += 1
+        totals[1] += prompt_tokens
+        totals[2] += completion_tokens
+        self._last_used[key_id] = timezone.now()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(FLUSH_SECONDS)
+        await self.flush()
+
+    async def flush(self) -> None:
+        await sync_to_async(self.flush_sync)()
+
+    def flush_sync(self) -> None:
+        pending, self._pending = self._pending, defaultdict(lambda: [0, 0, 0])
+        last_used, self._last_used = self._last_used, {}
+        if not pending and not last_used:
+            return
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                for (key_id, day), (requests, prompt, completion) in pending.items():
+                    cursor.execute(_UPSERT_SQL, (key_id, day, requests, prompt, completion))
+                for key_id, stamp in last_used.items():
+                    ApiKey.objects.filter(pk=key_id).update(last_used_at=stamp)
+        except Exception:
+            logger.exception("could not write usage statistics for %d keys", len(last_used))
+
+
+usage_recorder = UsageRecorder()

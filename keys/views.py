@@ -1,0 +1,79 @@
+"""The /keys/ page: plans, Generate Key, the user's keys with Revoke and Rotate."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from chat.upstream import default_model
+from keys import selectors, services
+from keys.crypto import TAG
+from keys.exceptions import KeyServiceError
+
+
+def _page(request: HttpRequest, *, new_key=None, plaintext: str = "", error: str = "", status: int = 200) -> HttpResponse:
+    rows = selectors.key_rows(owner=request.user)
+    active_plans = {row.key.plan_id for row in rows if row.key.is_active}
+    context = {
+        "plans": selectors.plan_list(),
+        "active_plans": active_plans,
+        "rows": rows,
+        "new_key": new_key,
+        "plaintext": plaintext,
+        "error": error,
+        "key_tag": TAG,
+        "api_base": request.build_absolute_uri("/v1"),
+        "model_hint": default_model(),
+    }
+    response = render(request, "keys/keys.html", context, status=status)
+    if plaintext:
+        response["Cache-Control"] = "no-store"  # the key must not linger in any cache
+    return response
+
+
+@never_cache
+@login_required
+@require_GET
+def keys_page(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@never_cache
+@login_required
+@require_POST
+def key_generate(request: HttpRequest) -> HttpResponse:
+    plan_name = request.POST.get("plan_name", "")
+    try:
+        key, plaintext = services.key_create(owner=request.user, plan_name=plan_name, label=request.POST.get("label", ""))
+    except KeyServiceError as exc:
+        message = "You already have an active key in this plan." if exc.status == 409 else exc.message
+        return _page(request, error=message, status=exc.status if exc.status < 500 else 503)
+    # Rendered, not redirected: the plaintext must not pass through the session or messages.
+    return _page(request, new_key=key, plaintext=plaintext)
+
+
+@login_required
+@require_POST
+def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    key = selectors.key_get(owner=request.user, pk=pk)
+    try:
+        services.key_revoke(key=key)
+    except KeyServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Key {key.public_prefix} revoked. It no longer works.")
+    return redirect("keys")
+
+
+@never_cache
+@login_required
+@require_POST
+def key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+    key = selectors.key_get(owner=request.user, pk=pk)
+    try:
+        new_key, plaintext = services.key_rotate(key=key)
+    except KeyServiceError as exc:
+        return _page(request, error=exc.message, status=exc.status if exc.status < 500 else 503)
+    return _page(request, new_key=new_key, plaintext=plaintext)

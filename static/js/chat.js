@@ -1,0 +1,168 @@
+// The chat page: one WebSocket, answers appended as they stream, Markdown swapped in when done.
+(() => {
+  const log = document.getElementById("log");
+  const form = document.getElementById("composer");
+  const box = document.getElementById("message");
+  const sendButton = document.getElementById("send");
+  const stopButton = document.getElementById("stop");
+  const keySelect = document.getElementById("key");
+  const remainingEl = document.getElementById("remaining");
+  const connectionEl = document.getElementById("connection");
+  let conversation = log.dataset.conversation ? Number(log.dataset.conversation) : null;
+  let socket = null;
+  let queue = [];
+  let answer = null; // the bubble being streamed into
+  let retryDelay = 500;
+
+  function showRemaining() {
+    const option = keySelect.selectedOptions[0];
+    remainingEl.textContent = `${option.dataset.remaining} of ${option.dataset.limit} requests left today`;
+  }
+
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+  function bubble(role, text) {
+    document.getElementById("log-empty")?.remove();
+    const el = document.createElement("div");
+    el.className = `bubble ${role}`;
+    el.appendChild(document.createTextNode(text || ""));
+    log.appendChild(el);
+    scrollDown();
+    return el;
+  }
+
+  function busy(on) {
+    sendButton.disabled = on;
+    stopButton.hidden = !on;
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/ws/chat/`);
+    connectionEl.textContent = "Connecting…";
+    socket.addEventListener("open", () => {
+      connectionEl.textContent = "Connected";
+      retryDelay = 500;
+      const pending = queue;
+      queue = [];
+      pending.forEach(send);
+    });
+    socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+    socket.addEventListener("close", () => {
+      connectionEl.textContent = "Connection lost; reconnecting…";
+      if (answer) finish("The connection dropped before the answer finished.");
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 8000);
+    });
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+    else queue.push(frame); // typed while connecting: sent as soon as the socket opens
+  }
+
+  function ask(frame) {
+    answer = bubble("assistant streaming", "");
+    answer.setAttribute("aria-busy", "true");
+    busy(true);
+    send(frame);
+  }
+
+  function finish(note) {
+    if (!answer) return;
+    answer.classList.remove("streaming");
+    answer.removeAttribute("aria-busy");
+    if (note) {
+      const small = document.createElement("p");
+      small.className = "muted";
+      small.textContent = note;
+      answer.appendChild(small);
+    }
+    answer = null;
+    busy(false);
+  }
+
+  function updateRemaining(remaining, limit) {
+    const option = keySelect.selectedOptions[0];
+    option.dataset.remaining = remaining;
+    if (limit !== undefined) option.dataset.limit = limit;
+    showRemaining();
+  }
+
+  function addConversation(id, title) {
+    if (conversation === id) return;
+    conversation = id;
+    history.replaceState(null, "", `?c=${id}`);
+    document.getElementById("no-conversations")?.remove();
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = `?c=${id}`;
+    a.textContent = title;
+    a.setAttribute("aria-current", "page");
+    li.appendChild(a);
+    document.getElementById("conversations").prepend(li);
+  }
+
+  function handle(frame) {
+    if (frame.type === "started") {
+      addConversation(frame.conversation, frame.title);
+    } else if (frame.type === "delta" && answer) {
+      const text = answer.firstChild;
+      text.appendData(frame.text); // one text node grows: the answer flows in place
+      scrollDown();
+    } else if (frame.type === "done" && answer) {
+      answer.innerHTML = frame.html; // sanitized on the server
+      updateRemaining(frame.remaining, frame.limit);
+      finish();
+    } else if (frame.type === "stopped") {
+      finish("Stopped.");
+    } else if (frame.type === "error") {
+      const target = answer || bubble("assistant", "");
+      target.classList.add("error");
+      target.textContent = "";
+      const strong = document.createElement("strong");
+      strong.className = frame.code === "limit_exceeded" ? "limit" : "";
+      strong.textContent = frame.code === "upstream_error" ? "Something went wrong" : frame.message;
+      target.appendChild(strong);
+      const detail = frame.detail || (frame.code === "upstream_error" ? frame.message : "");
+      if (detail) target.appendChild(document.createTextNode(" " + detail));
+      if (frame.code === "limit_exceeded") updateRemaining(0, frame.limit);
+      if (frame.retry) {
+        const retry = document.createElement("button");
+        retry.type = "button";
+        retry.className = "button small secondary";
+        retry.textContent = "Retry";
+        retry.addEventListener("click", () => {
+          target.remove();
+          ask({ type: "retry", key: Number(keySelect.value), conversation });
+        });
+        target.appendChild(document.createTextNode(" "));
+        target.appendChild(retry);
+      }
+      answer = target;
+      finish();
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const content = box.value.trim();
+    if (!content || answer) return;
+    bubble("user", content);
+    box.value = "";
+    ask({ type: "send", key: Number(keySelect.value), conversation, content });
+  });
+
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  stopButton.addEventListener("click", () => send({ type: "stop" }));
+  keySelect.addEventListener("change", showRemaining);
+  showRemaining();
+  connect();
+  scrollDown();
+})();

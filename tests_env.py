@@ -1,0 +1,9 @@
+"""Loaded by pytest before Django: test-only defaults for settings that production must set."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("KEYS_BACKEND", "local")
+for name in ("REDIS_URL", "DATABASE_URL", "LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "DJANGO_DEBUG"):
+    # The suite sets these itself where a test needs them; an operator's shell must not leak in.
+    os.environ.pop(name, None)
