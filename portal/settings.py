@@ -1,5 +1,6 @@
 """Tollgate settings, read from the environment (see README for every variable)."""
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -141,6 +142,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve straight from the source folders, so DJANGO_DEBUG=0 works without collectstatic.
 WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at")
 
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"

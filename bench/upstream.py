@@ -1,0 +1,227 @@
+"""A loopback OpenAI-compatible server speaking SSE as OpenAI does: fast, with controllable delays and failures.
+
+Used by the tests as the LLM upstream and by bench/ as the thing the gateway stands in front of.
+Run alone: python bench/upstream.py --port 9100
+
+The model name steers one request: "fail-500" answers 500, "fail-400" answers 400, "fail-close" drops
+the connection, "slow-<ms>" waits before answering, "gap-<ms>" waits between streamed chunks.
+Server-wide defaults (reply, chunk_gap, fail_status) can be changed by a test while it runs.
+"""
+
+import argparse
+import asyncio
+import json
+import threading
+import time
+
+REPLY = "Hello from the loopback model. It streams this answer word by word."
+
+
+class Upstream:
+    """State shared by every connection: defaults, and a record of what was asked."""
+
+    def __init__(self, reply: str = REPLY, record: bool = True) -> None:
+        self.reply = reply
+        self.chunk_gap = 0.0
+        self.fail_status = 0
+        self.record = record
+        self.requests: list[dict] = []
+        self.streams_started = 0
+        self.streams_finished = 0
+        self.streams_abandoned = 0  # the client (the gateway) went away mid-stream
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def reset(self) -> None:
+        self.reply, self.chunk_gap, self.fail_status = REPLY, 0.0, 0
+        self.requests.clear()
+        self.streams_started = self.streams_finished = self.streams_abandoned = 0
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._server = await loop.create_server(lambda: _Connection(self), host, port, backlog=1024)
+        self.host, self.port = host, self._server.sockets[0].getsockname()[1]
+
+    def start_in_thread(self) -> "Upstream":
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.serve())
+            ready.set()
+            loop.run_forever()
+
+        threading.Thread(target=run, daemon=True, name="loopback-upstream").start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def _response(status: int, body: bytes, content_type: bytes = b"application/json") -> bytes:
+    reason = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 500: b"Internal Server Error"}.get(status, b"Error")
+    return (
+        b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n" % (status, reason, content_type, len(body))
+        + body
+    )
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+        self.busy = False
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.busy:
+            self._process()
+
+    def _process(self) -> None:
+        while not self.busy:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].decode("latin-1").split("\r\n")
+            headers = {}
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", "0"))
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
+            method, path, _ = head[0].split(" ", 2)
+            self._handle(method, path, headers, body)
+
+    def _handle(self, method: str, path: str, headers: dict, body: bytes) -> None:
+        upstream = self.upstream
+        payload = json.loads(body) if body else {}
+        if upstream.record:
+            upstream.requests.append({"method": method, "path": path, "headers": headers, "json": payload})
+        if path.endswith("/models"):
+            models = {"object": "list", "data": [{"id": "loopback-model", "object": "model", "created": 0, "owned_by": "tests"}]}
+            return self.transport.write(_response(200, json.dumps(models).encode()))
+        if not path.endswith("/chat/completions"):
+            return self.transport.write(_response(404, b'{"error": {"message": "not found"}}'))
+        model = str(payload.get("model") or "")
+        if model == "fail-close":
+            return self.transport.close()
+        status = 500 if model == "fail-500" else 400 if model == "fail-400" else upstream.fail_status
+        if status:
+            error = {"error": {"message": f"loopback failure {status}", "type": "server_error", "code": None}}
+            return self.transport.write(_response(status, json.dumps(error).encode()))
+        delay = int(model[5:]) / 1000 if model.startswith("slow-") else 0.0
+        gap = int(model[4:]) / 1000 if model.startswith("gap-") else upstream.chunk_gap
+        if payload.get("stream") or delay:
+            self.busy = True
+            asyncio.get_running_loop().create_task(self._slow(payload, model, delay, gap))
+            return
+        self.transport.write(_response(200, json.dumps(_completion(payload, model, upstream.reply)).encode()))
+
+    async def _slow(self, payload: dict, model: str, delay: float, gap: float) -> None:
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            if self.closed:
+                return
+            if not payload.get("stream"):
+                self.transport.write(_response(200, json.dumps(_completion(payload, model, self.upstream.reply)).encode()))
+                return
+            await self._stream(payload, model, gap)
+        finally:
+            self.busy = False
+            if not self.closed:
+                self._process()
+
+    async def _stream(self, payload: dict, model: str, gap: float) -> None:
+        upstream = self.upstream
+        upstream.streams_started += 1
+        self.transport.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        ident, created = f"chatcmpl-loop{time.monotonic_ns()}", int(time.time())
+        words = upstream.reply.split(" ")
+
+        def event(choices: list, usage: dict | None = None) -> bytes:
+            chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices}
+            if usage is not None:
+                chunk["usage"] = usage
+            return _chunk(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+
+        self.transport.write(event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
+        for index, word in enumerate(words):
+            if gap:
+                await asyncio.sleep(gap)
+            if self.closed:
+                upstream.streams_abandoned += 1
+                return
+            text = word if index == 0 else " " + word
+            self.transport.write(event([{"index": 0, "delta": {"content": text}, "finish_reason": None}]))
+        self.transport.write(event([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+        if (payload.get("stream_options") or {}).get("include_usage"):
+            self.transport.write(event([], _usage(payload, len(words))))
+        self.transport.write(_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        upstream.streams_finished += 1
+
+
+def _usage(payload: dict, completion: int) -> dict:
+    prompt = sum(len(str(m.get("content", "")).split()) for m in payload.get("messages", []))
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _completion(payload: dict, model: str, reply: str) -> dict:
+    return {
+        "id": f"chatcmpl-loop{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+        "usage": _usage(payload, len(reply.split())),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=9100)
+    args = parser.parse_args()
+    upstream = Upstream(record=False)
+
+    async def run() -> None:
+        await upstream.serve(port=args.port)
+        print(f"loopback upstream on {upstream.base_url}", flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

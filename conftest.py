@@ -1,0 +1,174 @@
+"""Fixtures shared by every test: users, plans, the loopback LLM upstream and live daphne servers."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from bench.upstream import Upstream
+
+ROOT = Path(__file__).resolve().parent
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def plans(db):
+    """The seed's three plans; data-migration rows vanish after transactional tests, so ensure them."""
+    from keys.models import Plan
+
+    return {
+        name: Plan.objects.get_or_create(name=name, defaults={"requests_per_day": n, "order": n})[0]
+        for name, n in (("10RequestPerDay", 10), ("20RequestPerDay", 20), ("30RequestPerDay", 30))
+    }
+
+
+@pytest.fixture
+def user_factory(db) -> Callable:
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    counter = iter(range(1, 10_000))
+
+    def make(email: str | None = None, password: str = PASSWORD, **fields):
+        email = email or f"user{next(counter)}@example.com"
+        user = get_user_model().objects.create_user(username=email, email=email, password=password, **fields)
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(user_factory):
+    return user_factory("alice@example.com")
+
+
+@pytest.fixture
+def other_user(user_factory):
+    return user_factory("bob@example.com")
+
+
+@pytest.fixture
+def alice_client(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def key_factory(plans) -> Callable:
+    from keys.services import key_create
+
+    def make(owner, plan_name: str = "10RequestPerDay", label: str = ""):
+        return key_create(owner=owner, plan_name=plan_name, label=label)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def upstream_server() -> Iterator[Upstream]:
+    server = Upstream().start_in_thread()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def upstream(upstream_server: Upstream, settings) -> Iterator[Upstream]:
+    """The loopback LLM, reset, and this process's settings pointing at it."""
+    upstream_server.reset()
+    settings.LLM_BASE_URL = upstream_server.base_url
+    settings.LLM_API_KEY = "provider-secret-never-shown"
+    settings.LLM_MODEL = "loopback-model"
+    yield upstream_server
+    upstream_server.reset()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """Tollgate under a real daphne process, as `make run` serves it."""
+
+    def __init__(self, env: dict[str, str], server: str = "daphne") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        full_env.update({"DJANGO_SECRET_KEY": "live-test-secret", "DJANGO_DEBUG": "0", **env})
+        if server == "daphne":
+            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "portal.asgi:application"]
+        else:
+            command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "portal.asgi:application"]
+        self.log = open(ROOT / f".live-{self.port}.log", "w+")  # noqa: SIM115
+        self.process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait()
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"live server exited: {self.output()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"live server did not start: {self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+def sqlite_test_url() -> str:
+    return f"sqlite:///{settings.DATABASES['default']['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def live_server_env(upstream_server) -> dict[str, str]:
+    return {
+        "LLM_BASE_URL": upstream_server.base_url,
+        "LLM_API_KEY": "provider-secret-never-shown",
+        "LLM_MODEL": "loopback-model",
+    }
+
+
+@pytest.fixture(scope="session")
+def live(django_db_setup, django_db_blocker, live_server_env) -> Iterator[LiveServer]:
+    """One daphne process on the test database (SQLite file), with the loopback upstream."""
+    server = LiveServer({"DATABASE_URL": sqlite_test_url(), **live_server_env})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_server_factory(django_db_setup) -> Iterator[Callable[..., LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(env: dict[str, str], server: str = "daphne") -> LiveServer:
+        instance = LiveServer(env, server)
+        servers.append(instance)
+        return instance
+
+    yield start
+    for instance in servers:
+        instance.stop()

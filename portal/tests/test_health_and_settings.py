@@ -1,0 +1,69 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_healthz_503_when_the_database_fails(client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise connection.Database.OperationalError("unreachable")
+
+    monkeypatch.setattr(connection, "cursor", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["status"] == "unavailable"
+
+
+def load_settings(**env) -> subprocess.CompletedProcess:
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'], s.CHANNEL_LAYERS['default']['BACKEND'], s.DEBUG)"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "portal.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_defaults_are_sqlite_locmem_and_in_memory_layer():
+    result = load_settings(DJANGO_DEBUG="1")
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "django.core.cache.backends.locmem.LocMemCache",
+        "channels.layers.InMemoryChannelLayer",
+        "True",
+    ]
+
+
+def test_database_and_redis_urls_are_read():
+    result = load_settings(DJANGO_DEBUG="1", DATABASE_URL="postgres://u@127.0.0.1:5432/test", REDIS_URL="redis://127.0.0.1:6379/0")
+    assert result.stdout.split()[:3] == [
+        "django.db.backends.postgresql",
+        "django.core.cache.backends.redis.RedisCache",
+        "channels_redis.core.RedisChannelLayer",
+    ]
+
+
+def test_bad_database_url_is_a_clear_error():
+    result = load_settings(DJANGO_DEBUG="1", DATABASE_URL="mysqll//oops")
+    assert result.returncode != 0
+    assert "DATABASE_URL must look like" in result.stderr
+
+
+def test_no_secret_key_without_debug_refuses_to_start():
+    result = load_settings(DJANGO_DEBUG="0")
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set" in result.stderr
+    assert load_settings(DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50).returncode == 0
