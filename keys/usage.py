@@ -58,14 +58,18 @@ class UsageRecorder:
         last_used, self._last_used = self._last_used, {}
         if not pending and not last_used:
             return
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                for (key_id, day), (requests, prompt, completion) in pending.items():
+        failed = 0
+        for (key_id, day), (requests, prompt, completion) in pending.items():
+            # One savepoint per key: a key deleted meanwhile must not lose everyone else's numbers.
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(_UPSERT_SQL, (key_id, day, requests, prompt, completion))
-                for key_id, stamp in last_used.items():
-                    ApiKey.objects.filter(pk=key_id).update(last_used_at=stamp)
-        except Exception:
-            logger.exception("could not write usage statistics for %d keys", len(last_used))
+                    if key_id in last_used:
+                        ApiKey.objects.filter(pk=key_id).update(last_used_at=last_used[key_id])
+            except Exception:
+                failed += 1
+        if failed:
+            logger.warning("could not write usage statistics for %d of %d keys", failed, len(pending))
 
 
 usage_recorder = UsageRecorder()
