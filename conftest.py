@@ -1,5 +1,7 @@
 """Fixtures shared by every test: users, plans, the loopback LLM upstream and live daphne servers."""
 
+import atexit
+import logging
 import os
 import socket
 import subprocess
@@ -16,6 +18,18 @@ from bench.upstream import Upstream
 
 ROOT = Path(__file__).resolve().parent
 PASSWORD = "correct-horse-battery-staple"
+# Sessions and loops left by async tests are collected after pytest closed its captured streams.
+logging.raiseExceptions = False
+
+
+@pytest.fixture(autouse=True)
+def _usage_statistics_stay_in_their_test():
+    """Usage batched in this process belongs to the test that made it, never to a later database."""
+    from keys.usage import usage_recorder
+
+    atexit.unregister(usage_recorder.flush_sync)
+    yield
+    usage_recorder.discard()
 
 
 @pytest.fixture

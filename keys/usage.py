@@ -50,6 +50,10 @@ class UsageRecorder:
         await asyncio.sleep(FLUSH_SECONDS)
         await self.flush()
 
+    def discard(self) -> None:
+        self._pending.clear()
+        self._last_used.clear()
+
     async def flush(self) -> None:
         await sync_to_async(self.flush_sync)()
 

@@ -1,0 +1,172 @@
+"""The chat WebSocket consumer, through the full ASGI stack (session auth and origin check)."""
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
+from django.contrib.sessions.backends.db import SessionStore
+
+from chat.models import Conversation, Message
+from keys.models import QuotaCounter
+from portal.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = (b"origin", b"http://localhost")
+
+
+@database_sync_to_async
+def session_cookie_for(user) -> bytes:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = django_settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return f"sessionid={session.session_key}".encode()
+
+
+async def connect(user=None) -> WebsocketCommunicator:
+    headers = [ORIGIN]
+    if user is not None:
+        headers.append((b"cookie", await session_cookie_for(user)))
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def collect(communicator, until=("done", "error", "stopped"), timeout=5) -> list[dict]:
+    frames = []
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        frames.append(frame)
+        if frame["type"] in until:
+            return frames
+
+
+@pytest.fixture
+def make_key(key_factory):
+    return database_sync_to_async(key_factory)
+
+
+async def test_a_message_streams_back_and_is_kept(user, make_key, upstream):
+    key, _ = await make_key(user)
+    communicator = await connect(user)
+    await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "Hello?"})
+    frames = await collect(communicator)
+    assert frames[0]["type"] == "started" and frames[0]["title"] == "Hello?"
+    deltas = [f["text"] for f in frames if f["type"] == "delta"]
+    assert len(deltas) > 3 and "".join(deltas) == upstream.reply
+    done = frames[-1]
+    assert done["type"] == "done" and done["remaining"] == 9 and done["limit"] == 10
+    assert "<p>Hello from the loopback model" in done["html"]
+    conversation = await Conversation.objects.aget(pk=frames[0]["conversation"])
+    roles = [m.role async for m in Message.objects.filter(conversation=conversation)]
+    assert roles == ["user", "assistant"]
+    # The next message sends the conversation so far.
+    await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": conversation.pk, "content": "More"})
+    await collect(communicator)
+    sent = upstream.requests[-1]["json"]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"] and sent[-1]["content"] == "More"
+    assert upstream.requests[-1]["headers"]["authorization"] == "Bearer provider-secret-never-shown"
+    await communicator.disconnect()
+
+
+async def test_stop_ends_generation_and_the_upstream_request(user, make_key, upstream):
+    upstream.chunk_gap = 0.1
+    key, _ = await make_key(user)
+    communicator = await connect(user)
+    await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "long"})
+    frames = await collect(communicator, until=("delta",))
+    await communicator.send_json_to({"type": "stop"})
+    frames = await collect(communicator)
+    assert frames[-1]["type"] == "stopped"
+    for _ in range(50):
+        if upstream.streams_abandoned:
+            break
+        await asyncio.sleep(0.05)
+    assert upstream.streams_abandoned == 1 and upstream.streams_finished == 0
+    await communicator.disconnect()
+
+
+async def test_limit_exceeded_frame_past_the_quota(user, make_key, upstream):
+    key, _ = await make_key(user)
+    await QuotaCounter.objects.acreate(owner=user, plan_id=key.plan_id, day=__import__("keys.quota").quota.utc_today(), used=10)
+    communicator = await connect(user)
+    await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "hi"})
+    frame = await communicator.receive_json_from()
+    assert frame["type"] == "error" and frame["code"] == "limit_exceeded" and frame["message"] == "Limit Exceeded"
+    assert "resets at 00:00 UTC" in frame["detail"] and frame["resets_in"] > 0
+    assert upstream.requests == []
+    await communicator.disconnect()
+
+
+async def test_upstream_failure_is_refunded_and_can_be_retried(user, make_key, upstream):
+    upstream.fail_status = 500
+    key, _ = await make_key(user)
+    communicator = await connect(user)
+    await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "hi"})
+    frames = await collect(communicator)
+    assert frames[-1]["code"] == "upstream_error" and frames[-1]["retry"] is True
+    assert (await QuotaCounter.objects.aget()).used == 0
+    upstream.fail_status = 0
+    await communicator.send_json_to({"type": "retry", "key": key.pk, "conversation": frames[0]["conversation"]})
+    frames = await collect(communicator)
+    assert frames[-1]["type"] == "done"
+    assert await Message.objects.filter(role="user").acount() == 1  # retry does not repeat the question
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("frame", ["not json", "[1, 2]", '{"type": "dance"}', '{"type": "send", "key": "x", "content": "hi"}', '{"type": "send", "key": 1, "content": ""}'])
+async def test_malformed_frames_get_an_error_and_the_socket_stays_usable(user, make_key, upstream, frame):
+    key, _ = await make_key(user)
+    communicator = await connect(user)
+    await communicator.send_to(text_data=frame)
+    error = await communicator.receive_json_from()
+    assert error["type"] == "error" and error["code"] == "bad_request"
+    await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "still here?"})
+    assert (await collect(communicator))[-1]["type"] == "done"
+    await communicator.disconnect()
+
+
+async def test_unauthenticated_sockets_are_closed(plans):
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[ORIGIN])
+    connected, code = await communicator.connect()
+    assert not connected and code == 4401
+
+
+async def test_foreign_origin_is_refused(user):
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[(b"origin", b"http://evil.example")])
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_someone_elses_key_and_a_revoked_key_are_refused(user, other_user, make_key, upstream):
+    from keys.services import key_revoke
+
+    bob_key, _ = await make_key(other_user)
+    my_key, _ = await make_key(user)
+    await database_sync_to_async(key_revoke)(key=my_key)
+    communicator = await connect(user)
+    for key in (bob_key, my_key):
+        await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "hi"})
+        frame = await communicator.receive_json_from()
+        assert frame["code"] == "invalid_key"
+    assert upstream.requests == []
+    assert not await QuotaCounter.objects.filter(used__gt=0).aexists()
+    await communicator.disconnect()
+
+
+async def test_someone_elses_conversation_is_not_found_and_not_charged(user, other_user, make_key, upstream):
+    key, _ = await make_key(user)
+    theirs = await Conversation.objects.acreate(owner=other_user, title="private")
+    communicator = await connect(user)
+    await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": theirs.pk, "content": "hi"})
+    frames = await collect(communicator)
+    assert frames[-1]["code"] == "not_found"
+    assert await Message.objects.filter(conversation=theirs).acount() == 0
+    assert (await QuotaCounter.objects.aget()).used == 0
+    await communicator.disconnect()
