@@ -118,9 +118,28 @@ class LiveServer:
         full_env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
         full_env.update({"DJANGO_SECRET_KEY": "live-test-secret", "DJANGO_DEBUG": "0", **env})
         if server == "daphne":
-            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "portal.asgi:application"]
+            command = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "portal.asgi:application",
+            ]
         else:
-            command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "portal.asgi:application"]
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "portal.asgi:application",
+            ]
         self.log = open(ROOT / f".live-{self.port}.log", "w+")  # noqa: SIM115
         self.process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait()

@@ -124,7 +124,10 @@ class _Connection(asyncio.Protocol):
         if upstream.record:
             upstream.requests.append({"method": method, "path": path, "headers": headers, "json": payload})
         if path.endswith("/models"):
-            models = {"object": "list", "data": [{"id": "loopback-model", "object": "model", "created": 0, "owned_by": "tests"}]}
+            models = {
+                "object": "list",
+                "data": [{"id": "loopback-model", "object": "model", "created": 0, "owned_by": "tests"}],
+            }
             return self.transport.write(_response(200, json.dumps(models).encode()))
         if not path.endswith("/chat/completions"):
             return self.transport.write(_response(404, b'{"error": {"message": "not found"}}'))
@@ -150,7 +153,9 @@ class _Connection(asyncio.Protocol):
             if self.closed:
                 return
             if not payload.get("stream"):
-                self.transport.write(_response(200, json.dumps(_completion(payload, model, self.upstream.reply)).encode()))
+                self.transport.write(
+                    _response(200, json.dumps(_completion(payload, model, self.upstream.reply)).encode())
+                )
                 return
             await self._stream(payload, model, gap)
         finally:
@@ -169,12 +174,20 @@ class _Connection(asyncio.Protocol):
         words = upstream.reply.split(" ")
 
         def event(choices: list, usage: dict | None = None) -> bytes:
-            chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices}
+            chunk = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": choices,
+            }
             if usage is not None:
                 chunk["usage"] = usage
             return _chunk(b"data: " + json.dumps(chunk).encode() + b"\n\n")
 
-        self.transport.write(event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
+        self.transport.write(
+            event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+        )
         for index, word in enumerate(words):
             if gap:
                 await asyncio.sleep(gap)

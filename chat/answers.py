@@ -60,7 +60,9 @@ def _prepare(owner_id: int, conversation_id: int | None, conversation_uuid: str 
         if conversation is None:
             return None, []
     elif conversation_uuid is not None:
-        conversation, _ = Conversation.objects.get_or_create(owner_id=owner_id, uuid=_conversation_uuid(conversation_uuid))
+        conversation, _ = Conversation.objects.get_or_create(
+            owner_id=owner_id, uuid=_conversation_uuid(conversation_uuid)
+        )
     else:
         conversation = Conversation.objects.create(owner_id=owner_id)
     if content is not None:

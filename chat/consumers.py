@@ -57,15 +57,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return await self.error("bad_request", "Retry needs the conversation.")
         info = await database_sync_to_async(key_info_load)(key_id=key_id)
         if info is None or info.owner_id != self.user.pk or info.revoked:
-            return await self.error("invalid_key", "That key is not one of your active keys. Pick another or generate one.")
-        self.task = asyncio.ensure_future(
-            self.answer(info, text.strip() if kind == "send" else None, conversation_id)
-        )
+            return await self.error(
+                "invalid_key", "That key is not one of your active keys. Pick another or generate one."
+            )
+        self.task = asyncio.ensure_future(self.answer(info, text.strip() if kind == "send" else None, conversation_id))
 
     async def answer(self, info, text: str | None, conversation_id: int | None) -> None:
         verdict = await request_admit(info)
         if verdict.throttled_for:
-            return await self.error("too_many_requests", "Too Many Requests: slow down a little.", retry_after=verdict.throttled_for)
+            return await self.error(
+                "too_many_requests", "Too Many Requests: slow down a little.", retry_after=verdict.throttled_for
+            )
         if verdict.revoked:
             return await self.error("invalid_key", "That key has been revoked.")
         if not verdict.admitted:
@@ -83,13 +85,26 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 info=info, admission=verdict.admission, content=text, conversation_id=conversation_id
             ):
                 if isinstance(event, answers.Started):
-                    await self.send_json({"type": "started", "conversation": event.conversation_id, "title": event.title})
+                    await self.send_json(
+                        {"type": "started", "conversation": event.conversation_id, "title": event.title}
+                    )
                 elif isinstance(event, answers.Delta):
                     await self.send_json({"type": "delta", "text": event.text})
                 elif isinstance(event, answers.Done):
-                    await self.send_json({"type": "done", "html": event.html, "remaining": max(event.limit - event.used, 0), "limit": event.limit})
+                    await self.send_json(
+                        {
+                            "type": "done",
+                            "html": event.html,
+                            "remaining": max(event.limit - event.used, 0),
+                            "limit": event.limit,
+                        }
+                    )
                 else:
-                    await self.error("upstream_error" if event.status >= 500 else "not_found", event.message, retry=event.status >= 500)
+                    await self.error(
+                        "upstream_error" if event.status >= 500 else "not_found",
+                        event.message,
+                        retry=event.status >= 500,
+                    )
         except asyncio.CancelledError:
             await self.send_json({"type": "stopped"})
             raise

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
 from chat import answers
-from chat.upstream import UpstreamError, UpstreamRefused, default_model, get_upstream
 from chat.sse import EventSplitter, carries_usage, event_payload, usage_tokens
+from chat.upstream import UpstreamError, UpstreamRefused, default_model, get_upstream
 from keys.admission import key_authenticate, quota_refund, request_admit
 from keys.quota import Admission, KeyInfo, seconds_until_reset, utc_today
 from keys.usage import usage_recorder
@@ -43,12 +43,29 @@ def gateway_or(django_app: Callable) -> Callable:
 
 async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
     path, method = scope["path"].rstrip("/"), scope["method"]
-    routes = {"/v1/chat/completions": ("POST", chat_completions), "/v1/models": ("GET", models), "/query": ("GET", query)}
+    routes = {
+        "/v1/chat/completions": ("POST", chat_completions),
+        "/v1/models": ("GET", models),
+        "/query": ("GET", query),
+    }
     route = routes.get(path)
     if route is None:
-        return await send_error(send, 404, f"Unknown endpoint {scope['path']}; Tollgate serves /v1/chat/completions and /v1/models.", "invalid_request_error", "not_found")
+        return await send_error(
+            send,
+            404,
+            f"Unknown endpoint {scope['path']}; Tollgate serves /v1/chat/completions and /v1/models.",
+            "invalid_request_error",
+            "not_found",
+        )
     if method != route[0]:
-        return await send_error(send, 405, f"Use {route[0]} for {path}.", "invalid_request_error", "method_not_allowed", [(b"allow", route[0].encode())])
+        return await send_error(
+            send,
+            405,
+            f"Use {route[0]} for {path}.",
+            "invalid_request_error",
+            "method_not_allowed",
+            [(b"allow", route[0].encode())],
+        )
     await route[1](scope, receive, send)
 
 
@@ -61,11 +78,19 @@ async def send_json(send: Send, status: int, payload: object, headers: list | tu
 
 
 async def send_bytes(send: Send, status: int, body: bytes, headers: list) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_error(send: Send, status: int, message: str, kind: str, code: str | None, headers: list | tuple = ()) -> None:
+async def send_error(
+    send: Send, status: int, message: str, kind: str, code: str | None, headers: list | tuple = ()
+) -> None:
     await send_json(send, status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, headers)
 
 
@@ -106,7 +131,9 @@ async def authenticate(scope: Scope, send: Send) -> KeyInfo | None:
             if not raw
             else "Invalid API key: it is mistyped, unknown or revoked. Generate one at /keys/."
         )
-        await send_error(send, 401, message, "invalid_request_error", "invalid_api_key", [(b"www-authenticate", b"Bearer")])
+        await send_error(
+            send, 401, message, "invalid_request_error", "invalid_api_key", [(b"www-authenticate", b"Bearer")]
+        )
     return info
 
 
@@ -116,7 +143,10 @@ async def admit(info: KeyInfo, send: Send) -> Admission | None:
     if verdict.throttled_for:
         retry = str(max(int(verdict.throttled_for + 0.999), 1)).encode()
         message = f"Too Many Requests: {info.plan_name} allows {info.throttle_rate:g} requests per second."
-        body = {"message": "Too Many Requests", "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+        body = {
+            "message": "Too Many Requests",
+            "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"},
+        }
         await send_json(send, 429, body, [(b"retry-after", retry)])
         return None
     if verdict.revoked:
@@ -124,19 +154,28 @@ async def admit(info: KeyInfo, send: Send) -> Admission | None:
         return None
     admission = verdict.admission
     if not admission.admitted:
-        await send_json(send, 429, limit_exceeded_body(info.plan_name, admission.limit), limit_exceeded_headers(admission))
+        await send_json(
+            send, 429, limit_exceeded_body(info.plan_name, admission.limit), limit_exceeded_headers(admission)
+        )
         return None
     return admission
 
 
 def limit_exceeded_body(plan_name: str, limit: int) -> dict:
     message = f"Limit Exceeded: {plan_name} allows {limit} requests per day; resets at 00:00 UTC"
-    return {"message": "Limit Exceeded", "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+    return {
+        "message": "Limit Exceeded",
+        "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"},
+    }
 
 
 def limit_exceeded_headers(admission: Admission) -> list:
     # x-should-retry tells the openai SDK not to retry: nothing changes until the reset.
-    return [(b"retry-after", str(seconds_until_reset()).encode()), (b"x-should-retry", b"false"), *ratelimit_headers(admission.limit, 0)]
+    return [
+        (b"retry-after", str(seconds_until_reset()).encode()),
+        (b"x-should-retry", b"false"),
+        *ratelimit_headers(admission.limit, 0),
+    ]
 
 
 async def read_body(receive: Receive) -> bytes | None:
@@ -197,7 +236,13 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
         return await send_error(send, 400, problem, "invalid_request_error", "invalid_request")
     if not payload.get("model"):
         if not default_model():
-            return await send_error(send, 400, "'model' is required: this server sets no default model.", "invalid_request_error", "model_required")
+            return await send_error(
+                send,
+                400,
+                "'model' is required: this server sets no default model.",
+                "invalid_request_error",
+                "model_required",
+            )
         payload["model"] = default_model()
         body = None
     admission = await admit(info, send)
@@ -227,7 +272,14 @@ async def upstream_failed(send: Send, info: KeyInfo, exc: Exception, headers: li
     headers = [*headers[:1], (b"x-ratelimit-remaining-requests", str(int(headers[1][1]) + 1).encode()), *headers[2:]]
     if isinstance(exc, UpstreamRefused):
         return await send_bytes(send, exc.status, exc.body, [(b"content-type", exc.content_type.encode()), *headers])
-    await send_error(send, exc.status, f"{exc.message} The request was not charged; try again.", "upstream_error", "upstream_unavailable", headers)
+    await send_error(
+        send,
+        exc.status,
+        f"{exc.message} The request was not charged; try again.",
+        "upstream_error",
+        "upstream_unavailable",
+        headers,
+    )
 
 
 async def wait_for_disconnect(receive: Receive) -> None:
@@ -272,8 +324,16 @@ async def relay_stream(scope: Scope, receive: Receive, send: Send, info: KeyInfo
     failure = relay_task.exception() if relay_task.done() and not relay_task.cancelled() else None
     if isinstance(failure, UpstreamError):
         await quota_refund(info)
-        error = {"error": {"message": f"{failure.message} The request was not charged.", "type": "upstream_error", "code": "upstream_unavailable"}}
-        await send({"type": "http.response.body", "body": b"data: " + json.dumps(error).encode() + b"\n\n", "more_body": False})
+        error = {
+            "error": {
+                "message": f"{failure.message} The request was not charged.",
+                "type": "upstream_error",
+                "code": "upstream_unavailable",
+            }
+        }
+        await send(
+            {"type": "http.response.body", "body": b"data: " + json.dumps(error).encode() + b"\n\n", "more_body": False}
+        )
         return
     if failure is not None:
         raise failure
@@ -299,7 +359,9 @@ async def query(scope: Scope, receive: Receive, send: Send) -> None:
     started = False
     watch_task = asyncio.ensure_future(wait_for_disconnect(receive))
     try:
-        async for event in answers.reply_stream(info=info, conversation_uuid=conversation, content=message, admission=admission):
+        async for event in answers.reply_stream(
+            info=info, conversation_uuid=conversation, content=message, admission=admission
+        ):
             if watch_task.done():
                 break
             if isinstance(event, answers.Failed):
@@ -308,11 +370,28 @@ async def query(scope: Scope, receive: Receive, send: Send) -> None:
                 break
             if isinstance(event, answers.Delta):
                 if not started:
-                    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"), *headers]})
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 200,
+                            "headers": [
+                                (b"content-type", b"text/plain; charset=utf-8"),
+                                (b"cache-control", b"no-cache"),
+                                (b"x-accel-buffering", b"no"),
+                                *headers,
+                            ],
+                        }
+                    )
                     started = True
                 await send({"type": "http.response.body", "body": event.text.encode(), "more_body": True})
         if not started:
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain; charset=utf-8"), *headers]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), *headers],
+                }
+            )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         watch_task.cancel()

@@ -78,7 +78,7 @@ class OpenAIUpstream:
     async def _open(self, method: str, path: str, body: bytes | None) -> aiohttp.ClientResponse:
         try:
             response = await self._client().request(method, self.base_url + path, data=body)
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             raise UpstreamError(504, "The model server did not answer in time.") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamError(502, "The model server could not be reached.") from exc
@@ -95,7 +95,7 @@ class OpenAIUpstream:
         response = await self._open(method, path, body)
         try:
             return await response.read()
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             raise UpstreamError(504, "The model server did not answer in time.") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamError(502, "The model server broke off its answer.") from exc
@@ -109,7 +109,7 @@ class OpenAIUpstream:
             try:
                 async for chunk in response.content.iter_any():
                     yield chunk
-            except (TimeoutError, asyncio.TimeoutError) as exc:
+            except TimeoutError as exc:
                 raise UpstreamError(504, "The model server stopped answering.") from exc
             except aiohttp.ClientError as exc:
                 raise UpstreamError(502, "The model server broke off its answer.") from exc
@@ -134,9 +134,7 @@ class DemoUpstream:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": DEMO_MODEL,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": DEMO_REPLY}, "finish_reason": "stop"}
-            ],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": DEMO_REPLY}, "finish_reason": "stop"}],
             "usage": _demo_usage(payload),
         }
         return json.dumps(completion).encode()

@@ -17,8 +17,10 @@ class PlanAdmin(admin.ModelAdmin):
     readonly_fields = ["backend_id", "updated_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:
-        return super().get_queryset(request).annotate(
-            _active_keys=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_active_keys=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True)))
         )
 
     @admin.display(description="active keys", ordering="_active_keys")

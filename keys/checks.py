@@ -25,7 +25,9 @@ def check_keys_backend(app_configs=None, **kwargs) -> list[Error]:
         }
         for name, value in required.items():
             if not value:
-                errors.append(Error(f"KEYS_BACKEND=aws needs {name}.", hint="See the README's AWS section.", id="keys.E002"))
+                errors.append(
+                    Error(f"KEYS_BACKEND=aws needs {name}.", hint="See the README's AWS section.", id="keys.E002")
+                )
     return errors
 
 
@@ -33,5 +35,7 @@ def check_keys_backend(app_configs=None, **kwargs) -> list[Error]:
 def check_llm_upstream(app_configs=None, **kwargs) -> list[Error]:
     url = settings.LLM_BASE_URL
     if url and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
-        return [Error(f"LLM_BASE_URL={url!r} is not an http(s) URL.", hint="e.g. http://127.0.0.1:8080/v1", id="keys.E003")]
+        return [
+            Error(f"LLM_BASE_URL={url!r} is not an http(s) URL.", hint="e.g. http://127.0.0.1:8080/v1", id="keys.E003")
+        ]
     return []

@@ -49,7 +49,7 @@ def key_parse(raw: str) -> ParsedKey | None:
     match = KEY_RE.match(raw)
     if match is None:
         return None
-    body = raw[: -CHECKSUM_LENGTH]
+    body = raw[:-CHECKSUM_LENGTH]
     if not hmac.compare_digest(_checksum(body), match["checksum"]):
         return None
     return ParsedKey(prefix=match["prefix"], plaintext=raw)

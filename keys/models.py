@@ -62,6 +62,19 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return self.public_prefix
 
+    def save(self, *args, **kwargs) -> None:
+        self._refuse_reactivation()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        self._refuse_reactivation()
+
+    def _refuse_reactivation(self) -> None:
+        # Revocation is one-way: a revoked key can never be made active again.
+        if self.pk and self.revoked_at is None:
+            if ApiKey.objects.filter(pk=self.pk, revoked_at__isnull=False).exists():
+                raise ValidationError("A revoked key cannot be reactivated.")
+
     @property
     def public_prefix(self) -> str:
         return display_prefix(self.prefix)
@@ -69,13 +82,6 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
-
-    def save(self, *args, **kwargs) -> None:
-        # Revocation is one-way: a revoked key can never be made active again.
-        if self.pk and self.revoked_at is None:
-            if ApiKey.objects.filter(pk=self.pk, revoked_at__isnull=False).exists():
-                raise ValidationError("A revoked key cannot be reactivated.")
-        super().save(*args, **kwargs)
 
 
 class DailyUsage(models.Model):
@@ -107,3 +113,6 @@ class QuotaCounter(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "plan", "day"], name="one_counter_per_owner_plan_day")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}/{self.plan_id} {self.day}: {self.used}"

@@ -80,7 +80,9 @@ class DatabaseQuota:
         # Refused: read the live state to say why.
         revoked = not ApiKey.objects.filter(pk=info.key_id, revoked_at__isnull=True).exists()
         limit = Plan.objects.filter(pk=info.plan_id).values_list("requests_per_day", flat=True).first() or 0
-        return Admission(admitted=False, used=self.used_sync(info.owner_id, info.plan_id, day), limit=limit, revoked=revoked)
+        return Admission(
+            admitted=False, used=self.used_sync(info.owner_id, info.plan_id, day), limit=limit, revoked=revoked
+        )
 
     def refund_sync(self, info: KeyInfo, day: datetime.date) -> None:
         with connection.cursor() as cursor:

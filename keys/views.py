@@ -13,7 +13,9 @@ from keys.crypto import TAG
 from keys.exceptions import KeyServiceError
 
 
-def _page(request: HttpRequest, *, new_key=None, plaintext: str = "", error: str = "", status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest, *, new_key=None, plaintext: str = "", error: str = "", status: int = 200
+) -> HttpResponse:
     rows = selectors.key_rows(owner=request.user)
     active_plans = {row.key.plan_id for row in rows if row.key.is_active}
     context = {
@@ -46,7 +48,9 @@ def keys_page(request: HttpRequest) -> HttpResponse:
 def key_generate(request: HttpRequest) -> HttpResponse:
     plan_name = request.POST.get("plan_name", "")
     try:
-        key, plaintext = services.key_create(owner=request.user, plan_name=plan_name, label=request.POST.get("label", ""))
+        key, plaintext = services.key_create(
+            owner=request.user, plan_name=plan_name, label=request.POST.get("label", "")
+        )
     except KeyServiceError as exc:
         message = "You already have an active key in this plan." if exc.status == 409 else exc.message
         return _page(request, error=message, status=exc.status if exc.status < 500 else 503)

@@ -38,10 +38,10 @@ async def connect(user=None) -> WebsocketCommunicator:
     return communicator
 
 
-async def collect(communicator, until=("done", "error", "stopped"), timeout=5) -> list[dict]:
+async def collect(communicator, until=("done", "error", "stopped"), wait: float = 5) -> list[dict]:
     frames = []
     while True:
-        frame = await communicator.receive_json_from(timeout=timeout)
+        frame = await communicator.receive_json_from(timeout=wait)
         frames.append(frame)
         if frame["type"] in until:
             return frames
@@ -94,7 +94,9 @@ async def test_stop_ends_generation_and_the_upstream_request(user, make_key, ups
 
 async def test_limit_exceeded_frame_past_the_quota(user, make_key, upstream):
     key, _ = await make_key(user)
-    await QuotaCounter.objects.acreate(owner=user, plan_id=key.plan_id, day=__import__("keys.quota").quota.utc_today(), used=10)
+    await QuotaCounter.objects.acreate(
+        owner=user, plan_id=key.plan_id, day=__import__("keys.quota").quota.utc_today(), used=10
+    )
     communicator = await connect(user)
     await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "hi"})
     frame = await communicator.receive_json_from()
@@ -120,7 +122,16 @@ async def test_upstream_failure_is_refunded_and_can_be_retried(user, make_key, u
     await communicator.disconnect()
 
 
-@pytest.mark.parametrize("frame", ["not json", "[1, 2]", '{"type": "dance"}', '{"type": "send", "key": "x", "content": "hi"}', '{"type": "send", "key": 1, "content": ""}'])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json",
+        "[1, 2]",
+        '{"type": "dance"}',
+        '{"type": "send", "key": "x", "content": "hi"}',
+        '{"type": "send", "key": 1, "content": ""}',
+    ],
+)
 async def test_malformed_frames_get_an_error_and_the_socket_stays_usable(user, make_key, upstream, frame):
     key, _ = await make_key(user)
     communicator = await connect(user)

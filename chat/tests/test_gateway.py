@@ -29,7 +29,9 @@ def sdk(live):
 
 
 def chat(client: openai.OpenAI, **kwargs):
-    return client.chat.completions.create(model="loopback-model", messages=[{"role": "user", "content": "hi"}], **kwargs)
+    return client.chat.completions.create(
+        model="loopback-model", messages=[{"role": "user", "content": "hi"}], **kwargs
+    )
 
 
 def test_models_and_completion_with_the_sdk(sdk, user, key_factory, upstream_live):
@@ -119,7 +121,13 @@ def test_a_revoked_key_stops_at_once(sdk, user, key_factory, upstream_live):
 def test_bad_bodies_are_400_and_not_charged(live, user, key_factory, upstream_live):
     _, plaintext = key_factory(user)
     headers = {"x-api-key": plaintext}
-    for body in [b"{not json", b"[]", b'{"messages": []}', b'{"messages": "hi"}', b'{"messages": [{"role": "user"}], "model": 5}']:
+    for body in [
+        b"{not json",
+        b"[]",
+        b'{"messages": []}',
+        b'{"messages": "hi"}',
+        b'{"messages": [{"role": "user"}], "model": 5}',
+    ]:
         response = httpx.post(live.url + "/v1/chat/completions", headers=headers, content=body)
         assert response.status_code == 400, body
         assert response.json()["error"]["message"]
@@ -151,7 +159,9 @@ def test_upstream_client_errors_pass_through_uncharged(sdk, user, key_factory, u
     assert QuotaCounter.objects.get().used == 0
 
 
-def test_upstream_timeout_is_504_and_not_charged(live_server_factory, live_server_env, user, key_factory, upstream_live):
+def test_upstream_timeout_is_504_and_not_charged(
+    live_server_factory, live_server_env, user, key_factory, upstream_live
+):
     from conftest import sqlite_test_url
 
     server = live_server_factory({"DATABASE_URL": sqlite_test_url(), **live_server_env, "LLM_TIMEOUT": "0.3"})
@@ -220,9 +230,12 @@ def test_sixty_concurrent_requests_on_a_twenty_a_day_key_admit_exactly_twenty(li
 
     async def burst() -> list[int]:
         client = openai.AsyncOpenAI(base_url=live.url + "/v1", api_key=plaintext, max_retries=0)
+
         async def one() -> int:
             try:
-                await client.chat.completions.create(model="loopback-model", messages=[{"role": "user", "content": "x"}])
+                await client.chat.completions.create(
+                    model="loopback-model", messages=[{"role": "user", "content": "x"}]
+                )
                 return 200
             except openai.APIStatusError as exc:
                 return exc.status_code

@@ -56,6 +56,8 @@ class BaseKeyBackend:
         """The plans users may pick, in display order."""
         return list(Plan.objects.filter(is_active=True))
 
-    def key_usage(self, *, api_key: ApiKey, start: datetime.date, end: datetime.date) -> dict[datetime.date, int] | None:
+    def key_usage(
+        self, *, api_key: ApiKey, start: datetime.date, end: datetime.date
+    ) -> dict[datetime.date, int] | None:
         """Requests per day as the backend counts them, or None when Tollgate's own count is the truth."""
         return None

@@ -21,14 +21,17 @@ def test_sign_up_with_email_and_password_logs_in(client):
 
 def test_sign_up_rejects_mismatched_passwords(client):
     response = client.post(
-        "/accounts/signup/", {"email": "x@example.com", "password1": "a-long-unusual-pass-42", "password2": "other-pass-4242"}
+        "/accounts/signup/",
+        {"email": "x@example.com", "password1": "a-long-unusual-pass-42", "password2": "other-pass-4242"},
     )
     assert response.status_code == 200
     assert not get_user_model().objects.filter(email="x@example.com").exists()
 
 
 def test_log_in_with_email_and_log_out(client, user):
-    response = client.post("/accounts/login/", {"login": "alice@example.com", "password": "correct-horse-battery-staple"})
+    response = client.post(
+        "/accounts/login/", {"login": "alice@example.com", "password": "correct-horse-battery-staple"}
+    )
     assert response.status_code == 302
     assert client.get("/").context["user"] == user
     client.post("/accounts/logout/")

@@ -26,7 +26,11 @@ def test_healthz_503_when_the_database_fails(client, monkeypatch):
 
 
 def load_settings(**env) -> subprocess.CompletedProcess:
-    code = "import django; django.setup(); from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'], s.CHANNEL_LAYERS['default']['BACKEND'], s.DEBUG)"
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'], "
+        "s.CHANNEL_LAYERS['default']['BACKEND'], s.DEBUG)"
+    )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -49,7 +53,9 @@ def test_defaults_are_sqlite_locmem_and_in_memory_layer():
 
 
 def test_database_and_redis_urls_are_read():
-    result = load_settings(DJANGO_DEBUG="1", DATABASE_URL="postgres://u@127.0.0.1:5432/test", REDIS_URL="redis://127.0.0.1:6379/0")
+    result = load_settings(
+        DJANGO_DEBUG="1", DATABASE_URL="postgres://u@127.0.0.1:5432/test", REDIS_URL="redis://127.0.0.1:6379/0"
+    )
     assert result.stdout.split()[:3] == [
         "django.db.backends.postgresql",
         "django.core.cache.backends.redis.RedisCache",
