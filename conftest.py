@@ -112,34 +112,18 @@ def free_port() -> int:
 class LiveServer:
     """Tollgate under a real daphne process, as `make run` serves it."""
 
-    def __init__(self, env: dict[str, str], server: str = "daphne") -> None:
+    def __init__(self, env: dict[str, str], server: str = "daphne", workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
         full_env.update({"DJANGO_SECRET_KEY": "live-test-secret", "DJANGO_DEBUG": "0", **env})
+        address = ["127.0.0.1", str(self.port)]
         if server == "daphne":
-            command = [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "portal.asgi:application",
-            ]
+            command = [sys.executable, "-m", "daphne", "-b", address[0], "-p", address[1]]
         else:
-            command = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-                "portal.asgi:application",
-            ]
+            command = [sys.executable, "-m", "uvicorn", "--host", address[0], "--port", address[1]]
+            command += ["--workers", str(workers), "--lifespan", "off", "--no-access-log"]
+        command.append("portal.asgi:application")
         self.log = open(ROOT / f".live-{self.port}.log", "w+")  # noqa: SIM115
         self.process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait()
@@ -197,8 +181,8 @@ def live(django_db_setup, django_db_blocker, live_server_env) -> Iterator[LiveSe
 def live_server_factory(django_db_setup) -> Iterator[Callable[..., LiveServer]]:
     servers: list[LiveServer] = []
 
-    def start(env: dict[str, str], server: str = "daphne") -> LiveServer:
-        instance = LiveServer(env, server)
+    def start(env: dict[str, str], server: str = "daphne", workers: int = 1) -> LiveServer:
+        instance = LiveServer(env, server, workers)
         servers.append(instance)
         return instance
 

@@ -1,0 +1,106 @@
+"""Several worker processes on PostgreSQL and Redis still admit exactly the quota."""
+
+import asyncio
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import openai
+import pytest
+
+pytestmark = pytest.mark.services
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN = "postgres://postgres@127.0.0.1:5432/test"
+PG_URL = "postgres://postgres@127.0.0.1:5432/tollgate_scale_test"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def reachable(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def postgres_database():
+    if not reachable(5432):
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS tollgate_scale_test WITH (FORCE)")
+        conn.execute("CREATE DATABASE tollgate_scale_test")
+    manage(["migrate", "--noinput", "-v0"])
+    yield PG_URL
+    with psycopg.connect(PG_ADMIN.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS tollgate_scale_test WITH (FORCE)")
+
+
+@pytest.fixture
+def redis_url():
+    if not reachable(6379):
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    return REDIS_URL
+
+
+def manage(args: list[str], env: dict | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_DEBUG": "1", "DATABASE_URL": PG_URL, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def make_key(email: str, env: dict | None = None) -> str:
+    code = (
+        "from django.contrib.auth.models import User; from keys.services import key_create; "
+        f"u = User.objects.create_user({email!r}, {email!r}); "
+        "print(key_create(owner=u, plan_name='20RequestPerDay')[1])"
+    )
+    return manage(["shell", "-v", "0", "-c", code], env).strip().splitlines()[-1]
+
+
+async def burst(urls: list[str], key: str, total: int) -> list[int]:
+    clients = [openai.AsyncOpenAI(base_url=url + "/v1", api_key=key, max_retries=0) for url in urls]
+
+    async def one(index: int) -> int:
+        try:
+            await clients[index % len(clients)].chat.completions.create(
+                model="loopback-model", messages=[{"role": "user", "content": "x"}]
+            )
+            return 200
+        except openai.APIStatusError as exc:
+            return exc.status_code
+
+    return await asyncio.gather(*(one(i) for i in range(total)))
+
+
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis-counters", "postgres-counters"])
+def test_sixty_requests_over_five_processes_admit_exactly_twenty(
+    postgres_database, redis_url, live_server_factory, live_server_env, upstream_server, with_redis
+):
+    upstream_server.reset()
+    env = {"DATABASE_URL": postgres_database, **live_server_env}
+    if with_redis:
+        env["REDIS_URL"] = redis_url
+    key = make_key(f"scale-{with_redis}@example.com", {"REDIS_URL": env.get("REDIS_URL", "")})
+    workers = live_server_factory(env, server="uvicorn", workers=4)
+    daphne = live_server_factory(env)
+    statuses = asyncio.run(burst([workers.url, daphne.url], key, 60))
+    assert statuses.count(200) == 20 and statuses.count(429) == 40, statuses
+    assert len(upstream_server.requests) == 20
+    if with_redis:
+        import redis
+
+        counters = [k for k in redis.Redis.from_url(redis_url).keys("tollgate:quota:*")]
+        assert len(counters) == 1 and int(redis.Redis.from_url(redis_url).get(counters[0])) == 20
+    upstream_server.reset()
