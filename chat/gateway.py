@@ -5,11 +5,12 @@ Only what each request needs runs here: read the key, check throttle and quota, 
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
 from chat import answers
-from chat.sse import EventSplitter, carries_usage, event_payload, usage_tokens
+from chat.sse import EventSplitter, body_usage_tokens, carries_usage, event_payload, usage_tokens
 from chat.upstream import UpstreamError, UpstreamRefused, default_model, get_upstream
 from keys.admission import key_authenticate, quota_refund, request_admit
 from keys.quota import Admission, KeyInfo, seconds_until_reset, utc_today
@@ -19,7 +20,9 @@ Scope = dict
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
 
+logger = logging.getLogger(__name__)
 MAX_BODY = 4 * 1024 * 1024
+UNAVAILABLE = "Tollgate could not check your key or quota just now. The request was not charged; try again shortly."
 JSON = (b"content-type", b"application/json")
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -124,7 +127,12 @@ def presented_key(scope: Scope) -> str:
 
 async def authenticate(scope: Scope, send: Send) -> KeyInfo | None:
     raw = presented_key(scope)
-    info = await key_authenticate(raw) if raw else None
+    try:
+        info = await key_authenticate(raw) if raw else None
+    except Exception:
+        logger.exception("key lookup failed")
+        await send_error(send, 503, UNAVAILABLE, "server_error", "service_unavailable", [(b"retry-after", b"5")])
+        return None
     if info is None:
         message = (
             "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
@@ -139,7 +147,12 @@ async def authenticate(scope: Scope, send: Send) -> KeyInfo | None:
 
 async def admit(info: KeyInfo, send: Send) -> Admission | None:
     """Spend one request of the day; answer the refusal and return None if refused."""
-    verdict = await request_admit(info)
+    try:
+        verdict = await request_admit(info)
+    except Exception:
+        logger.exception("quota check failed")
+        await send_error(send, 503, UNAVAILABLE, "server_error", "service_unavailable", [(b"retry-after", b"5")])
+        return None
     if verdict.throttled_for:
         retry = str(max(int(verdict.throttled_for + 0.999), 1)).encode()
         message = f"Too Many Requests: {info.plan_name} allows {info.throttle_rate:g} requests per second."
@@ -256,12 +269,7 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
         answer = await upstream.request("POST", "/chat/completions", body or json.dumps(payload).encode())
     except (UpstreamError, UpstreamRefused) as exc:
         return await upstream_failed(send, info, exc, headers)
-    prompt, completion = 0, 0
-    if b'"usage"' in answer:
-        try:
-            prompt, completion = usage_tokens(json.loads(answer).get("usage"))
-        except (ValueError, AttributeError):
-            pass
+    prompt, completion = body_usage_tokens(answer)
     usage_recorder.record(key_id=info.key_id, day=utc_today(), prompt_tokens=prompt, completion_tokens=completion)
     await send_bytes(send, 200, answer, [JSON, *headers])
 

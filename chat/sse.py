@@ -1,6 +1,10 @@
 """Splitting an OpenAI server-sent-event stream into events, and reading what they carry."""
 
 import json
+import re
+
+_PROMPT = re.compile(rb'"prompt_tokens"\s*:\s*(\d+)')
+_COMPLETION = re.compile(rb'"completion_tokens"\s*:\s*(\d+)')
 
 
 class EventSplitter:
@@ -56,3 +60,9 @@ def delta_text(payload: dict) -> str:
     delta = choices[0].get("delta") or {}
     content = delta.get("content") if isinstance(delta, dict) else None
     return content if isinstance(content, str) else ""
+
+
+def body_usage_tokens(body: bytes) -> tuple[int, int]:
+    """Token counts from a whole completion, without parsing all of it (this is on the hot path)."""
+    prompt, completion = _PROMPT.search(body), _COMPLETION.search(body)
+    return (int(prompt[1]) if prompt else 0), (int(completion[1]) if completion else 0)

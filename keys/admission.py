@@ -3,9 +3,8 @@
 import time
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
-
 from keys.crypto import key_parse, key_verify
+from keys.dbthread import in_db_thread
 from keys.models import ApiKey
 from keys.quota import Admission, KeyInfo, get_quota_store, utc_today
 
@@ -15,7 +14,7 @@ CACHE_SECONDS = 2.0
 _key_cache: dict[str, tuple[float, KeyInfo | None]] = {}
 
 
-def key_info_load(*, prefix: str | None = None, key_id: int | None = None) -> KeyInfo | None:
+def key_info_load(prefix: str | None = None, key_id: int | None = None) -> KeyInfo | None:
     query = ApiKey.objects.select_related("plan")
     key = query.filter(prefix=prefix).first() if prefix is not None else query.filter(pk=key_id).first()
     if key is None:
@@ -34,9 +33,6 @@ def key_info_load(*, prefix: str | None = None, key_id: int | None = None) -> Ke
     )
 
 
-_load_async = sync_to_async(key_info_load)
-
-
 async def key_authenticate(raw: str) -> KeyInfo | None:
     """The key's facts if `raw` is a well-formed, known, active key; None otherwise."""
     parsed = key_parse(raw)
@@ -47,7 +43,7 @@ async def key_authenticate(raw: str) -> KeyInfo | None:
     if cached is not None and cached[0] > now:
         info = cached[1]
     else:
-        info = await _load_async(prefix=parsed.prefix)
+        info = await in_db_thread(key_info_load, parsed.prefix)
         if len(_key_cache) > 50_000:
             _key_cache.clear()
         _key_cache[parsed.prefix] = (now + CACHE_SECONDS, info)

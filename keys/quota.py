@@ -4,10 +4,10 @@ import datetime
 from dataclasses import dataclass
 from functools import lru_cache
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from keys.dbthread import group_commit
 from keys.models import ApiKey, Plan, QuotaCounter
 
 
@@ -96,10 +96,10 @@ class DatabaseQuota:
         return None  # the consume statement reads revoked_at itself
 
     async def consume(self, info: KeyInfo, day: datetime.date) -> Admission:
-        return await sync_to_async(self.consume_sync)(info, day)
+        return await group_commit.run(self.consume_sync, info, day)
 
     async def refund(self, info: KeyInfo, day: datetime.date) -> None:
-        await sync_to_async(self.refund_sync)(info, day)
+        await group_commit.run(self.refund_sync, info, day)
 
 
 _CONSUME_LUA = """

@@ -6,10 +6,10 @@ import datetime
 import logging
 from collections import defaultdict
 
-from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 from django.utils import timezone
 
+from keys.dbthread import in_db_thread
 from keys.models import ApiKey, DailyUsage
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class UsageRecorder:
         self._last_used.clear()
 
     async def flush(self) -> None:
-        await sync_to_async(self.flush_sync)()
+        await in_db_thread(self.flush_sync)
 
     def flush_sync(self) -> None:
         pending, self._pending = self._pending, defaultdict(lambda: [0, 0, 0])

@@ -1,0 +1,31 @@
+"""Baseline: the leanest ASGI proxy (aiohttp client, no auth, no quota) to compare the gateway against.
+
+Serve with: UPSTREAM=http://127.0.0.1:9100 daphne -p 9200 bench.bare_proxy:app
+"""
+
+import os
+
+import aiohttp
+
+UPSTREAM = os.environ.get("UPSTREAM", "http://127.0.0.1:9100")
+_session: aiohttp.ClientSession | None = None
+
+
+async def app(scope, receive, send) -> None:
+    global _session
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    if _session is None:
+        _session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
+    async with _session.post(UPSTREAM + scope["path"], data=body, headers={"content-type": "application/json"}) as r:
+        answer = await r.read()
+        status = r.status
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer})
