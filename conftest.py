@@ -231,3 +231,49 @@ def browser_log_in(page, live: LiveServer, email: str, password: str = PASSWORD)
     page.fill("input[name=password]", password)
     page.press("input[name=password]", "Enter")
     page.wait_for_url(live.url + "/")
+
+
+class AwsSetup:
+    def __init__(self, client, api_id: str) -> None:
+        self.client = client
+        self.api_id = api_id
+
+
+@pytest.fixture
+def aws(settings, monkeypatch, plans):
+    """An API Gateway REST API with a stage under moto, Tollgate set to KEYS_BACKEND=aws and synced."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("apigateway", region_name="us-east-1")
+        api_id = client.create_rest_api(name="llm")["id"]
+        root = client.get_resources(restApiId=api_id)["items"][0]["id"]
+        client.put_method(
+            restApiId=api_id, resourceId=root, httpMethod="ANY", authorizationType="NONE", apiKeyRequired=True
+        )
+        client.put_integration(
+            restApiId=api_id,
+            resourceId=root,
+            httpMethod="ANY",
+            type="HTTP_PROXY",
+            integrationHttpMethod="ANY",
+            uri="http://llm.internal/v1",
+        )
+        client.create_deployment(restApiId=api_id, stageName="prod")
+        settings.KEYS_BACKEND = "aws"
+        settings.AWS_REGION = "us-east-1"
+        settings.AWS_API_GATEWAY_API_ID = api_id
+        settings.AWS_API_GATEWAY_STAGE = "prod"
+        settings.AWS_API_GATEWAY_URL = f"https://{api_id}.execute-api.us-east-1.amazonaws.com/prod"
+        from keys.plan_sync import plans_sync
+
+        plans_sync()
+        yield AwsSetup(client, api_id)

@@ -4,7 +4,8 @@ Used by the tests as the LLM upstream and by bench/ as the thing the gateway sta
 Run alone: python bench/upstream.py --port 9100
 
 The model name steers one request: "fail-500" answers 500, "fail-400" answers 400, "fail-close" drops
-the connection, "slow-<ms>" waits before answering, "gap-<ms>" waits between streamed chunks.
+the connection, "slow-<ms>" waits before answering, "gap-<ms>" waits between streamed chunks, and
+"quota-429" / "throttle-429" answer as AWS API Gateway does past a usage plan's quota or throttle.
 Server-wide defaults (reply, chunk_gap, fail_status) can be changed by a test while it runs.
 """
 
@@ -70,7 +71,8 @@ class Upstream:
 
 
 def _response(status: int, body: bytes, content_type: bytes = b"application/json") -> bytes:
-    reason = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 500: b"Internal Server Error"}.get(status, b"Error")
+    reasons = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 429: b"Too Many Requests", 500: b"Server Error"}
+    reason = reasons.get(status, b"Error")
     return (
         b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n" % (status, reason, content_type, len(body))
         + body
@@ -134,6 +136,9 @@ class _Connection(asyncio.Protocol):
         model = str(payload.get("model") or "")
         if model == "fail-close":
             return self.transport.close()
+        if model in ("quota-429", "throttle-429"):  # what AWS API Gateway answers past a usage plan
+            message = b"Limit Exceeded" if model == "quota-429" else b"Too Many Requests"
+            return self.transport.write(_response(429, b'{"message": "%s"}' % message))
         status = 500 if model == "fail-500" else 400 if model == "fail-400" else upstream.fail_status
         if status:
             error = {"error": {"message": f"loopback failure {status}", "type": "server_error", "code": None}}

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from chat.markdown import render_markdown
 from chat.models import Conversation, Message
 from chat.sse import EventSplitter, carries_usage, delta_text, event_payload, usage_tokens
-from chat.upstream import UpstreamError, UpstreamRefused, default_model, get_upstream
+from chat.upstream import UpstreamError, UpstreamRefused, default_model, gateway_upstream, get_upstream
 from keys.admission import quota_refund
 from keys.quota import Admission, KeyInfo, utc_today
 from keys.usage import usage_recorder
@@ -34,8 +35,8 @@ class Delta:
 @dataclass(frozen=True)
 class Done:
     html: str
-    used: int
-    limit: int
+    remaining: int | None  # None: counted by AWS API Gateway, not by Tollgate
+    limit: int | None
 
 
 @dataclass(frozen=True)
@@ -80,27 +81,49 @@ def _keep_answer(conversation: Conversation, text: str) -> None:
         Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content=text)
 
 
+def _gateway_refusal(body: bytes) -> str:
+    try:
+        message = json.loads(body).get("message", "")
+    except (ValueError, AttributeError):
+        message = ""
+    return "Limit Exceeded" if "limit" in str(message).lower() else "Too Many Requests"
+
+
 async def reply_stream(
     *,
     info: KeyInfo,
-    admission: Admission,
+    admission: Admission | None,
     content: str | None,
     conversation_id: int | None = None,
     conversation_uuid: str | None = None,
+    gateway_key: str | None = None,
 ) -> AsyncIterator[Started | Delta | Done | Failed]:
-    """Answer `content` (None: answer the last message again) in an already admitted request."""
+    """Answer `content` (None: answer the last message again).
+
+    Either Tollgate already admitted the request (`admission`, refunded if the model fails), or
+    AWS API Gateway admits it: then `gateway_key` is the user's key, sent to API Gateway only.
+    """
+
+    async def refund() -> None:
+        if admission is not None:
+            await quota_refund(info)
+
     conversation, history = await _prepare(info.owner_id, conversation_id, conversation_uuid, content)
     if conversation is None:
-        await quota_refund(info)
+        await refund()
         yield Failed(404, "That conversation does not exist.")
         return
     yield Started(conversation.pk, conversation.title)
-    payload = {"model": default_model(), "messages": history, "stream": True, "stream_options": {"include_usage": True}}
+    if gateway_key:
+        upstream, headers, model = gateway_upstream(), {"x-api-key": gateway_key}, settings.LLM_MODEL or "default"
+    else:
+        upstream, headers, model = get_upstream(), None, default_model()
+    payload = {"model": model, "messages": history, "stream": True, "stream_options": {"include_usage": True}}
     parts: list[str] = []
     tokens = (0, 0)
     stream = None
     try:
-        stream = await get_upstream().stream("/chat/completions", json.dumps(payload).encode())
+        stream = await upstream.stream("/chat/completions", json.dumps(payload).encode(), headers)
         splitter = EventSplitter()
         async for chunk in stream.chunks():
             for event in splitter.feed(chunk):
@@ -113,8 +136,15 @@ async def reply_stream(
                 if text:
                     parts.append(text)
                     yield Delta(text)
-    except (UpstreamError, UpstreamRefused):
-        await quota_refund(info)
+    except UpstreamRefused as exc:
+        await refund()
+        if exc.status == 429:  # API Gateway's usage plan said no
+            yield Failed(429, _gateway_refusal(exc.body))
+            return
+        yield Failed(502, "Something went wrong: the model refused the request. This message was not charged.")
+        return
+    except UpstreamError:
+        await refund()
         await _keep_answer(conversation, "".join(parts))
         yield Failed(502, "Something went wrong: the model did not answer. This message was not charged.")
         return
@@ -128,4 +158,7 @@ async def reply_stream(
     text = "".join(parts)
     await _keep_answer(conversation, text)
     usage_recorder.record(key_id=info.key_id, day=utc_today(), prompt_tokens=tokens[0], completion_tokens=tokens[1])
-    yield Done(html=render_markdown(text), used=admission.used, limit=admission.limit)
+    if admission is None:
+        yield Done(html=render_markdown(text), remaining=None, limit=None)
+    else:
+        yield Done(html=render_markdown(text), remaining=admission.remaining, limit=admission.limit)

@@ -7,8 +7,11 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chat import answers
-from keys.admission import key_info_load, request_admit
-from keys.quota import seconds_until_reset
+from keys.admission import key_authenticate, key_info_load, request_admit
+from keys.backends import get_backend
+from keys.quota import KeyInfo, seconds_until_reset
+
+RESET_NOTE = "resets at 00:00 UTC."
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -45,69 +48,83 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return await self.error("bad_request", "Unknown frame type; use 'send', 'retry' or 'stop'.")
         if self.task and not self.task.done():
             return await self.error("busy", "Wait for the answer to finish, or stop it first.")
-        text = content.get("content")
-        if kind == "send" and (not isinstance(text, str) or not text.strip()):
-            return await self.error("bad_request", "Type a message first.")
-        if kind == "send" and len(text) > answers.MAX_MESSAGE:
-            return await self.error("bad_request", f"Messages are limited to {answers.MAX_MESSAGE} characters.")
-        key_id, conversation_id = content.get("key"), content.get("conversation")
-        if not isinstance(key_id, int) or (conversation_id is not None and not isinstance(conversation_id, int)):
-            return await self.error("bad_request", "'key' must be a key id and 'conversation' an id or null.")
-        if kind == "retry" and conversation_id is None:
-            return await self.error("bad_request", "Retry needs the conversation.")
-        info = await database_sync_to_async(key_info_load)(key_id=key_id)
+        problem = self.frame_problem(kind, content)
+        if problem:
+            return await self.error("bad_request", problem)
+        gateway_key = None
+        if get_backend().enforces_quota_locally:
+            info = await database_sync_to_async(key_info_load)(key_id=content["key"])
+        else:
+            # AWS API Gateway checks quotas against the user's own key, which only the browser holds.
+            gateway_key = content.get("api_key") if isinstance(content.get("api_key"), str) else ""
+            info = await key_authenticate(gateway_key) if gateway_key else None
         if info is None or info.owner_id != self.user.pk or info.revoked:
-            return await self.error(
-                "invalid_key", "That key is not one of your active keys. Pick another or generate one."
-            )
-        self.task = asyncio.ensure_future(self.answer(info, text.strip() if kind == "send" else None, conversation_id))
+            return await self.error("invalid_key", "That is not one of your active keys. Pick another or generate one.")
+        text = content["content"].strip() if kind == "send" else None
+        self.task = asyncio.ensure_future(self.answer(info, text, content.get("conversation"), gateway_key))
 
-    async def answer(self, info, text: str | None, conversation_id: int | None) -> None:
-        verdict = await request_admit(info)
-        if verdict.throttled_for:
-            return await self.error(
-                "too_many_requests", "Too Many Requests: slow down a little.", retry_after=verdict.throttled_for
-            )
-        if verdict.revoked:
-            return await self.error("invalid_key", "That key has been revoked.")
-        if not verdict.admitted:
-            limit = verdict.admission.limit
-            return await self.error(
-                "limit_exceeded",
-                "Limit Exceeded",
-                detail=f"{info.plan_name} allows {limit} requests per day; resets at 00:00 UTC.",
-                resets_in=seconds_until_reset(),
-                remaining=0,
-                limit=limit,
-            )
+    @staticmethod
+    def frame_problem(kind: str, content: dict) -> str:
+        text, key_id, conversation_id = content.get("content"), content.get("key"), content.get("conversation")
+        if kind == "send" and (not isinstance(text, str) or not text.strip()):
+            return "Type a message first."
+        if kind == "send" and len(text) > answers.MAX_MESSAGE:
+            return f"Messages are limited to {answers.MAX_MESSAGE} characters."
+        if not isinstance(key_id, int) or (conversation_id is not None and not isinstance(conversation_id, int)):
+            return "'key' must be a key id and 'conversation' an id or null."
+        if kind == "retry" and conversation_id is None:
+            return "Retry needs the conversation."
+        return ""
+
+    async def answer(
+        self, info: KeyInfo, text: str | None, conversation_id: int | None, gateway_key: str | None
+    ) -> None:
+        admission = None
+        if gateway_key is None:
+            verdict = await request_admit(info)
+            if verdict.throttled_for:
+                return await self.error("too_many_requests", "Too Many Requests", detail="Slow down a little.")
+            if verdict.revoked:
+                return await self.error("invalid_key", "That key has been revoked.")
+            if not verdict.admitted:
+                return await self.limit_exceeded(info, verdict.admission.limit)
+            admission = verdict.admission
         try:
             async for event in answers.reply_stream(
-                info=info, admission=verdict.admission, content=text, conversation_id=conversation_id
+                info=info, admission=admission, content=text, conversation_id=conversation_id, gateway_key=gateway_key
             ):
-                if isinstance(event, answers.Started):
-                    await self.send_json(
-                        {"type": "started", "conversation": event.conversation_id, "title": event.title}
-                    )
-                elif isinstance(event, answers.Delta):
-                    await self.send_json({"type": "delta", "text": event.text})
-                elif isinstance(event, answers.Done):
-                    await self.send_json(
-                        {
-                            "type": "done",
-                            "html": event.html,
-                            "remaining": max(event.limit - event.used, 0),
-                            "limit": event.limit,
-                        }
-                    )
-                else:
-                    await self.error(
-                        "upstream_error" if event.status >= 500 else "not_found",
-                        event.message,
-                        retry=event.status >= 500,
-                    )
+                await self.relay(info, event)
         except asyncio.CancelledError:
             await self.send_json({"type": "stopped"})
             raise
+
+    async def relay(self, info: KeyInfo, event) -> None:
+        if isinstance(event, answers.Started):
+            await self.send_json({"type": "started", "conversation": event.conversation_id, "title": event.title})
+        elif isinstance(event, answers.Delta):
+            await self.send_json({"type": "delta", "text": event.text})
+        elif isinstance(event, answers.Done):
+            await self.send_json(
+                {"type": "done", "html": event.html, "remaining": event.remaining, "limit": event.limit}
+            )
+        elif event.status == 429 and event.message == "Limit Exceeded":
+            await self.limit_exceeded(info, info.limit)
+        elif event.status == 429:
+            await self.error("too_many_requests", "Too Many Requests", detail="Slow down a little.")
+        elif event.status == 404:
+            await self.error("not_found", event.message)
+        else:
+            await self.error("upstream_error", event.message, retry=True)
+
+    async def limit_exceeded(self, info: KeyInfo, limit: int) -> None:
+        await self.error(
+            "limit_exceeded",
+            "Limit Exceeded",
+            detail=f"{info.plan_name} allows {limit} requests per day; {RESET_NOTE}",
+            resets_in=seconds_until_reset(),
+            remaining=0,
+            limit=limit,
+        )
 
     async def error(self, code: str, message: str, **extra) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, **extra})

@@ -75,9 +75,11 @@ class OpenAIUpstream:
             self._loop = loop
         return self._session
 
-    async def _open(self, method: str, path: str, body: bytes | None) -> aiohttp.ClientResponse:
+    async def _open(
+        self, method: str, path: str, body: bytes | None, headers: dict | None = None
+    ) -> aiohttp.ClientResponse:
         try:
-            response = await self._client().request(method, self.base_url + path, data=body)
+            response = await self._client().request(method, self.base_url + path, data=body, headers=headers)
         except TimeoutError as exc:
             raise UpstreamError(504, "The model server did not answer in time.") from exc
         except aiohttp.ClientError as exc:
@@ -102,8 +104,8 @@ class OpenAIUpstream:
         finally:
             response.release()
 
-    async def stream(self, path: str, body: bytes) -> Stream:
-        response = await self._open("POST", path, body)
+    async def stream(self, path: str, body: bytes, headers: dict | None = None) -> Stream:
+        response = await self._open("POST", path, body, headers)
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
@@ -139,7 +141,7 @@ class DemoUpstream:
         }
         return json.dumps(completion).encode()
 
-    async def stream(self, path: str, body: bytes) -> Stream:
+    async def stream(self, path: str, body: bytes, headers: dict | None = None) -> Stream:
         payload = json.loads(body)
         ident = f"chatcmpl-demo-{uuid.uuid4().hex[:12]}"
         created = int(time.time())
@@ -189,3 +191,8 @@ def default_model() -> str:
     if not settings.LLM_BASE_URL:
         return DEMO_MODEL
     return settings.LLM_MODEL
+
+
+def gateway_upstream() -> OpenAIUpstream:
+    """AWS API Gateway in front of the LLM (KEYS_BACKEND=aws): it checks each user's own key."""
+    return _upstream_for(settings.AWS_API_GATEWAY_URL, "", settings.LLM_TIMEOUT)

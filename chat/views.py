@@ -1,5 +1,6 @@
 """The chat page, and renaming and deleting conversations."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -9,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from chat.markdown import render_markdown
 from chat.models import Conversation
 from chat.upstream import default_model
+from keys.backends import get_backend
 from keys.selectors import key_rows
 
 
@@ -35,7 +37,9 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "conversations": Conversation.objects.filter(owner=request.user)[:100],
         "current": current,
         "history": history,
-        "model": default_model(),
+        "model": default_model() if get_backend().enforces_quota_locally else settings.LLM_MODEL,
+        # With KEYS_BACKEND=aws, API Gateway admits each message against the user's own key.
+        "gateway_url": "" if get_backend().enforces_quota_locally else settings.AWS_API_GATEWAY_URL,
     }
     return render(request, "chat/chat.html", context)
 

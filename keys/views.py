@@ -1,5 +1,6 @@
 """The /keys/ page: plans, Generate Key, the user's keys with Revoke and Rotate."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -9,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat.upstream import default_model
 from keys import selectors, services
+from keys.backends import get_backend
 from keys.crypto import TAG
 from keys.exceptions import KeyServiceError
 
@@ -17,6 +19,7 @@ def _page(
     request: HttpRequest, *, new_key=None, plaintext: str = "", error: str = "", status: int = 200
 ) -> HttpResponse:
     rows = selectors.key_rows(owner=request.user)
+    backend = get_backend()
     active_plans = {row.key.plan_id for row in rows if row.key.is_active}
     context = {
         "plans": selectors.plan_list(),
@@ -26,7 +29,9 @@ def _page(
         "plaintext": plaintext,
         "error": error,
         "key_tag": TAG,
-        "api_base": request.build_absolute_uri("/v1"),
+        "api_base": settings.AWS_API_GATEWAY_URL
+        if not backend.enforces_quota_locally
+        else request.build_absolute_uri("/v1"),
         "model_hint": default_model(),
     }
     response = render(request, "keys/keys.html", context, status=status)

@@ -181,3 +181,48 @@ async def test_someone_elses_conversation_is_not_found_and_not_charged(user, oth
     assert await Message.objects.filter(conversation=theirs).acount() == 0
     assert (await QuotaCounter.objects.aget()).used == 0
     await communicator.disconnect()
+
+
+@pytest.fixture
+def aws_gateway(aws, upstream, settings):
+    """KEYS_BACKEND=aws, with the loopback server standing where AWS API Gateway would forward to the LLM."""
+    settings.AWS_API_GATEWAY_URL = upstream.base_url
+    return upstream
+
+
+async def test_with_aws_the_users_key_goes_to_api_gateway_and_no_local_quota_is_spent(user, make_key, aws_gateway):
+    key, plaintext = await make_key(user)
+    communicator = await connect(user)
+    frame = {"type": "send", "key": key.pk, "conversation": None, "content": "hi", "api_key": plaintext}
+    await communicator.send_json_to(frame)
+    frames = await collect(communicator)
+    assert frames[-1]["type"] == "done" and frames[-1]["remaining"] is None
+    sent = aws_gateway.requests[-1]["headers"]
+    assert sent["x-api-key"] == plaintext and "authorization" not in sent
+    assert not await QuotaCounter.objects.aexists()
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(("model", "code"), [("quota-429", "limit_exceeded"), ("throttle-429", "too_many_requests")])
+async def test_with_aws_api_gateways_429_reaches_the_user(user, make_key, aws_gateway, settings, model, code):
+    settings.LLM_MODEL = model
+    key, plaintext = await make_key(user)
+    communicator = await connect(user)
+    frame = {"type": "send", "key": key.pk, "conversation": None, "content": "hi", "api_key": plaintext}
+    await communicator.send_json_to(frame)
+    error = (await collect(communicator))[-1]
+    assert error["code"] == code
+    assert error["message"] == ("Limit Exceeded" if code == "limit_exceeded" else "Too Many Requests")
+    await communicator.disconnect()
+
+
+async def test_with_aws_a_missing_or_foreign_key_is_refused(user, other_user, make_key, aws_gateway):
+    mine, _ = await make_key(user)
+    _, theirs = await make_key(other_user)
+    communicator = await connect(user)
+    for api_key in (None, "", theirs):
+        frame = {"type": "send", "key": mine.pk, "conversation": None, "content": "hi", "api_key": api_key}
+        await communicator.send_json_to(frame)
+        assert (await communicator.receive_json_from())["code"] == "invalid_key"
+    assert aws_gateway.requests == []
+    await communicator.disconnect()

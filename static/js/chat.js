@@ -7,6 +7,11 @@
   const stopButton = document.getElementById("stop");
   const keySelect = document.getElementById("key");
   const remainingEl = document.getElementById("remaining");
+  const keyInput = document.getElementById("api-key"); // only with KEYS_BACKEND=aws
+  if (keyInput) {
+    keyInput.value = sessionStorage.getItem("tollgate-key") || "";
+    keyInput.addEventListener("change", () => sessionStorage.setItem("tollgate-key", keyInput.value.trim()));
+  }
   const connectionEl = document.getElementById("connection");
   let conversation = log.dataset.conversation ? Number(log.dataset.conversation) : null;
   let socket = null;
@@ -15,6 +20,7 @@
   let retryDelay = 500;
 
   function showRemaining() {
+    if (!remainingEl) return;
     const option = keySelect.selectedOptions[0];
     remainingEl.textContent = `${option.dataset.remaining} of ${option.dataset.limit} requests left today`;
   }
@@ -83,6 +89,7 @@
   }
 
   function updateRemaining(remaining, limit) {
+    if (remaining === null || remaining === undefined) return;
     const option = keySelect.selectedOptions[0];
     option.dataset.remaining = remaining;
     if (limit !== undefined) option.dataset.limit = limit;
@@ -134,7 +141,9 @@
         retry.textContent = "Retry";
         retry.addEventListener("click", () => {
           target.remove();
-          ask({ type: "retry", key: Number(keySelect.value), conversation });
+          const frame = { type: "retry", key: Number(keySelect.value), conversation };
+          if (keyInput) frame.api_key = keyInput.value.trim();
+          ask(frame);
         });
         target.appendChild(document.createTextNode(" "));
         target.appendChild(retry);
@@ -150,7 +159,9 @@
     if (!content || answer) return;
     bubble("user", content);
     box.value = "";
-    ask({ type: "send", key: Number(keySelect.value), conversation, content });
+    const frame = { type: "send", key: Number(keySelect.value), conversation, content };
+    if (keyInput) frame.api_key = keyInput.value.trim();
+    ask(frame);
   });
 
   box.addEventListener("keydown", (event) => {

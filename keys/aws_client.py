@@ -1,0 +1,46 @@
+"""The one place Tollgate talks to boto3: the API Gateway client, and AWS errors as plain messages."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+
+from keys.exceptions import KeyBackendError
+
+_MESSAGES = {
+    "TooManyRequestsException": "AWS API Gateway is throttling Tollgate's requests. Try again in a minute.",
+    "LimitExceededException": "AWS API Gateway refused: an account limit was reached. Staff: see the AWS quotas.",
+    "AccessDeniedException": "Tollgate's AWS credentials are not allowed to do this. Staff: check its IAM policy.",
+    "UnauthorizedException": "Tollgate's AWS credentials were refused. Staff: check them.",
+    "NotFoundException": "API Gateway does not know this plan or key. Staff: run `manage.py sync_plans`.",
+    "ConflictException": "API Gateway already has a conflicting key or plan.",
+    "BadRequestException": "API Gateway refused the request as invalid.",
+}
+
+
+def apigateway_client():
+    """boto3's standard credential chain, region and AWS_ENDPOINT_URL; retries in standard mode."""
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=15)
+    return boto3.client("apigateway", region_name=settings.AWS_REGION or None, config=config)
+
+
+def error_code(exc: Exception) -> str:
+    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+
+
+def describe(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return _MESSAGES.get(error_code(exc), f"AWS API Gateway refused the request ({error_code(exc) or 'unknown'}).")
+    return "AWS API Gateway could not be reached. Try again shortly."
+
+
+@contextmanager
+def aws_errors(action: str) -> Iterator[None]:
+    """Turn boto3's errors into KeyBackendError carrying a message users and staff can act on."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise KeyBackendError(f"Could not {action}: {describe(exc)}") from exc

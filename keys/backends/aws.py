@@ -1,0 +1,81 @@
+"""Keys and quotas in AWS API Gateway usage plans, which enforce them in front of the LLM."""
+
+import datetime
+import logging
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from keys.aws_client import apigateway_client, aws_errors, error_code
+from keys.backends.base import BaseKeyBackend
+from keys.exceptions import KeyBackendError
+from keys.models import ApiKey, Plan
+
+logger = logging.getLogger(__name__)
+
+
+class AwsKeyBackend(BaseKeyBackend):
+    """Each Plan is a usage plan (see `manage.py sync_plans`); each key is an API Gateway API key."""
+
+    enforces_quota_locally = False
+
+    def __init__(self, client=None, **options) -> None:
+        super().__init__(**options)
+        self.client = client or apigateway_client()
+
+    def create_key(self, *, owner_email: str, plan: Plan, plaintext: str) -> str:
+        if not plan.backend_id:
+            raise KeyBackendError(f"Plan {plan.name} is not in API Gateway yet. Staff: run `manage.py sync_plans`.")
+        with aws_errors("create the key"):
+            key_id = self.client.create_api_key(
+                name=owner_email, enabled=True, generateDistinctId=True, value=plaintext, description="Tollgate"
+            )["id"]
+        try:
+            with aws_errors("attach the key to its usage plan"):
+                self.client.create_usage_plan_key(usagePlanId=plan.backend_id, keyId=key_id, keyType="API_KEY")
+        except BaseException:
+            self.delete_key(backend_id=key_id)  # leave no orphan key behind
+            raise
+        return key_id
+
+    def delete_key(self, *, backend_id: str) -> None:
+        if not backend_id:
+            return
+        try:
+            self.client.delete_api_key(apiKey=backend_id)
+        except ClientError as exc:
+            if error_code(exc) != "NotFoundException":
+                logger.error("could not delete API Gateway key %s: %s", backend_id, exc)
+                raise KeyBackendError("Could not delete the key in API Gateway.") from exc
+        except BotoCoreError as exc:
+            logger.error("could not delete API Gateway key %s: %s", backend_id, exc)
+            raise KeyBackendError("Could not reach API Gateway to delete the key.") from exc
+
+    def revoke_key(self, *, api_key: ApiKey) -> None:
+        if not api_key.backend_id:
+            return
+        with aws_errors("revoke the key"):
+            self.client.update_api_key(
+                apiKey=api_key.backend_id, patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}]
+            )
+        try:
+            self.client.delete_usage_plan_key(usagePlanId=api_key.plan.backend_id, keyId=api_key.backend_id)
+        except (ClientError, BotoCoreError, KeyError) as exc:
+            # Disabled already stops it working; detaching is tidiness, so a failure here is only logged.
+            logger.warning("key %s disabled but not detached from its usage plan: %s", api_key.public_prefix, exc)
+
+    def plans(self) -> list[Plan]:
+        return list(Plan.objects.filter(is_active=True).exclude(backend_id=""))
+
+    def key_usage(
+        self, *, api_key: ApiKey, start: datetime.date, end: datetime.date
+    ) -> dict[datetime.date, int] | None:
+        with aws_errors("read the key's usage"):
+            answer = self.client.get_usage(
+                usagePlanId=api_key.plan.backend_id,
+                keyId=api_key.backend_id,
+                startDate=start.isoformat(),
+                endDate=end.isoformat(),
+            )
+        days = answer.get("items", {}).get(api_key.backend_id, [])
+        # API Gateway answers [used, remaining] for each day from startDate on.
+        return {start + datetime.timedelta(days=i): int(day[0]) for i, day in enumerate(days)}
