@@ -25,6 +25,8 @@ def test_chat_streams_renders_safely_and_shows_limit_exceeded(page, live, user, 
     page.goto(live.url + "/chat/")
     expect(page.locator("#connection")).to_have_text("Connected")
     expect(page.locator("#remaining")).to_have_text("10 of 10 requests left today")
+    stop = page.get_by_role("button", name="Stop")
+    expect(stop).to_be_hidden()
     box = page.get_by_label("Message")
     box.fill("first line")
     box.press("Shift+Enter")
@@ -33,6 +35,7 @@ def test_chat_streams_renders_safely_and_shows_limit_exceeded(page, live, user, 
     box.press("Enter")
 
     answer = page.locator(".bubble.assistant").last
+    expect(stop).to_be_visible()  # offered while the answer streams
     seen = []
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -46,6 +49,7 @@ def test_chat_streams_renders_safely_and_shows_limit_exceeded(page, live, user, 
     streamed = seen[:-1]  # the last sample is the rendered Markdown
     assert all(later.startswith(earlier) for earlier, later in zip(streamed, streamed[1:], strict=False))
     expect(answer.locator("strong")).to_have_text("bold")
+    expect(stop).to_be_hidden()
     expect(answer).to_contain_text("<script>window.pwned=1</script>")
     assert page.evaluate("window.pwned") is None
     expect(page.locator(".bubble.user").last).to_have_text("first line\nsecond line")
