@@ -261,23 +261,22 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
     admission = await admit(info, send)
     if admission is None:
         return
-    headers = ratelimit_headers(admission.limit, admission.limit - admission.used)
     if payload.get("stream"):
-        return await relay_stream(scope, receive, send, info, payload, headers)
+        return await relay_stream(receive, send, info, payload, admission)
     upstream = get_upstream()
     try:
         answer = await upstream.request("POST", "/chat/completions", body or json.dumps(payload).encode())
     except (UpstreamError, UpstreamRefused) as exc:
-        return await upstream_failed(send, info, exc, headers)
+        return await upstream_failed(send, info, exc, admission)
     prompt, completion = body_usage_tokens(answer)
     usage_recorder.record(key_id=info.key_id, day=utc_today(), prompt_tokens=prompt, completion_tokens=completion)
-    await send_bytes(send, 200, answer, [JSON, *headers])
+    await send_bytes(send, 200, answer, [JSON, *ratelimit_headers(admission.limit, admission.remaining)])
 
 
-async def upstream_failed(send: Send, info: KeyInfo, exc: Exception, headers: list) -> None:
+async def upstream_failed(send: Send, info: KeyInfo, exc: Exception, admission: Admission) -> None:
     """Refund the request and say what happened: a request the model did not answer is not charged."""
     await quota_refund(info)
-    headers = [*headers[:1], (b"x-ratelimit-remaining-requests", str(int(headers[1][1]) + 1).encode()), *headers[2:]]
+    headers = ratelimit_headers(admission.limit, admission.remaining + 1)
     if isinstance(exc, UpstreamRefused):
         return await send_bytes(send, exc.status, exc.body, [(b"content-type", exc.content_type.encode()), *headers])
     await send_error(
@@ -295,13 +294,14 @@ async def wait_for_disconnect(receive: Receive) -> None:
         pass
 
 
-async def relay_stream(scope: Scope, receive: Receive, send: Send, info: KeyInfo, payload: dict, headers: list) -> None:
+async def relay_stream(receive: Receive, send: Send, info: KeyInfo, payload: dict, admission: Admission) -> None:
+    headers = ratelimit_headers(admission.limit, admission.remaining)
     wants_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
     payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
     try:
         stream = await get_upstream().stream("/chat/completions", json.dumps(payload).encode())
     except (UpstreamError, UpstreamRefused) as exc:
-        return await upstream_failed(send, info, exc, headers)
+        return await upstream_failed(send, info, exc, admission)
     tokens = [0, 0]
 
     async def relay() -> None:
@@ -363,7 +363,7 @@ async def query(scope: Scope, receive: Receive, send: Send) -> None:
     admission = await admit(info, send)
     if admission is None:
         return
-    headers = ratelimit_headers(admission.limit, admission.limit - admission.used)
+    headers = ratelimit_headers(admission.limit, admission.remaining)
     started = False
     watch_task = asyncio.ensure_future(wait_for_disconnect(receive))
     try:

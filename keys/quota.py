@@ -1,5 +1,6 @@
 """Exact daily quotas: one atomic conditional increment, in the database or in Redis."""
 
+import asyncio
 import datetime
 from dataclasses import dataclass
 from functools import lru_cache
@@ -127,18 +128,17 @@ class RedisQuota:
 
         self.url = url
         self.sync = redis.Redis.from_url(url)
-        self._async_by_loop: dict[int, object] = {}
         self._async_module = redis.asyncio
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._async_client = None
 
     def _client(self):
-        import asyncio
-
-        loop_id = id(asyncio.get_running_loop())
-        client = self._async_by_loop.get(loop_id)
-        if client is None:
-            client = self._async_module.Redis.from_url(self.url)
-            self._async_by_loop[loop_id] = client
-        return client
+        # An asyncio client belongs to the loop that made it; a server process has one loop.
+        loop = asyncio.get_running_loop()
+        if self._async_client is None or self._loop is not loop:
+            self._async_client = self._async_module.Redis.from_url(self.url)
+            self._loop = loop
+        return self._async_client
 
     @staticmethod
     def counter_key(owner_id: int, plan_id: int, day: datetime.date) -> str:
