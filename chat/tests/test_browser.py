@@ -70,3 +70,78 @@ def test_chat_streams_renders_safely_and_shows_limit_exceeded(page, live, user, 
     # The conversation is kept and listed.
     page.reload()
     expect(page.locator("#conversations a").first).to_have_text("first line second line")
+
+
+HOLD_OPEN = """
+// Holds every WebSocket in the CONNECTING state for a moment, as a slow network would.
+const Real = window.WebSocket;
+window.WebSocket = class extends Real {
+  constructor(...args) {
+    super(...args);
+    this._held = true;
+    this._openers = [];
+    super.addEventListener("open", () => setTimeout(() => {
+      this._held = false;
+      this._openers.forEach((listener) => listener());
+    }, 1500));
+  }
+  get readyState() { return this._held ? Real.CONNECTING : super.readyState; }
+  send(data) {
+    if (this._held) throw new DOMException("Still in CONNECTING state.", "InvalidStateError");
+    super.send(data);
+  }
+  addEventListener(type, listener, options) {
+    if (type === "open") this._openers.push(listener);
+    else super.addEventListener(type, listener, options);
+  }
+};
+"""
+
+
+def test_typed_while_connecting_is_queued_and_failures_offer_retry(page, live, user, key_factory, upstream_server):
+    upstream_server.reset()
+    key_factory(user)
+    browser_log_in(page, live, user.email)
+    page.add_init_script(HOLD_OPEN)
+    page.goto(live.url + "/chat/")
+    expect(page.locator("#connection")).to_have_text("Connecting…")
+    box = page.get_by_label("Message")
+    box.fill("sent before the socket opened")
+    box.press("Enter")
+    expect(page.locator(".bubble.assistant").last).to_contain_text("Hello from the loopback model", timeout=10_000)
+    expect(page.locator("#connection")).to_have_text("Connected")
+
+    upstream_server.fail_status = 500
+    box.fill("this one fails")
+    box.press("Enter")
+    failed = page.locator(".bubble.assistant.error").last
+    expect(failed).to_contain_text("Something went wrong")
+    expect(page.locator("#remaining")).to_have_text("9 of 10 requests left today")  # refunded
+    upstream_server.fail_status = 0
+    failed.get_by_role("button", name="Retry").click()
+    expect(page.locator(".bubble.assistant").last).to_contain_text("Hello from the loopback model")
+    expect(page.locator("#remaining")).to_have_text("8 of 10 requests left today")
+    upstream_server.reset()
+
+
+def test_a_dropped_connection_reconnects(page, live, user, key_factory, upstream_server):
+    upstream_server.reset()
+    key_factory(user)
+    browser_log_in(page, live, user.email)
+    opened = []
+
+    def relay(ws) -> None:
+        ws.connect_to_server()
+        opened.append(ws)
+
+    page.route_web_socket("**/ws/chat/", relay)
+    page.goto(live.url + "/chat/")
+    expect(page.locator("#connection")).to_have_text("Connected")
+    opened[0].close()
+    expect(page.locator("#connection")).to_contain_text("reconnecting")
+    expect(page.locator("#connection")).to_have_text("Connected")
+    assert len(opened) == 2
+    page.get_by_label("Message").fill("still there?")
+    page.get_by_label("Message").press("Enter")
+    expect(page.locator(".bubble.assistant").last).to_contain_text("Hello from the loopback model")
+    upstream_server.reset()
