@@ -1,0 +1,49 @@
+"""The gateway called in this process, for failures a live server cannot be made to show."""
+
+import httpx
+import pytest
+from django.db import OperationalError
+
+from keys.models import QuotaCounter
+from keys.quota import DatabaseQuota
+from portal.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def post(key: str, **json) -> httpx.Response:
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        return await client.post("/v1/chat/completions", headers={"x-api-key": key}, json=json)
+
+
+@pytest.fixture
+def plaintext(user, key_factory):
+    return key_factory(user)[1]
+
+
+async def test_a_failing_quota_store_is_503_and_charges_nothing(plaintext, upstream, monkeypatch):
+    def broken(self, info, day):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(DatabaseQuota, "consume_sync", broken)
+    response = await post(plaintext, messages=[{"role": "user", "content": "hi"}])
+    assert response.status_code == 503
+    assert "not charged" in response.json()["error"]["message"]
+    assert upstream.requests == []
+    assert not await QuotaCounter.objects.filter(used__gt=0).aexists()
+
+
+async def test_demo_model_answers_when_no_upstream_is_configured(plaintext, settings):
+    settings.LLM_BASE_URL = ""
+    response = await post(plaintext, messages=[{"role": "user", "content": "hi"}])
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model"] == "tollgate-demo" and "demo model" in body["choices"][0]["message"]["content"]
+    assert response.headers["x-ratelimit-remaining-requests"] == "9"
+
+
+async def test_oversized_body_is_refused_before_charging(plaintext, upstream):
+    response = await post(plaintext, messages=[{"role": "user", "content": "x" * (5 * 1024 * 1024)}])
+    assert response.status_code == 400 and "4 MiB" in response.json()["error"]["message"]
+    assert upstream.requests == []

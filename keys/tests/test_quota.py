@@ -1,0 +1,74 @@
+"""One contract for both quota stores: exact admission under concurrency, refunds, revocation."""
+
+import asyncio
+import socket
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from keys.admission import key_info_load
+from keys.quota import DatabaseQuota, RedisQuota, get_quota_store, utc_today
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class QuotaStoreContract:
+    @pytest.fixture
+    def info(self, store, user, key_factory):
+        key, _ = key_factory(user, "20RequestPerDay")
+        return key_info_load(key_id=key.pk)
+
+    async def test_sixty_at_once_admit_exactly_the_limit(self, store, info):
+        results = await asyncio.gather(*(store.consume(info, utc_today()) for _ in range(60)))
+        admitted = [r for r in results if r.admitted]
+        assert len(admitted) == 20
+        assert sorted(r.used for r in admitted) == list(range(1, 21))
+        assert all(r.remaining == 0 and not r.revoked for r in results if not r.admitted)
+        assert await sync_to_async(store.used_sync)(info.owner_id, info.plan_id, utc_today()) == 20
+
+    async def test_refund_gives_the_request_back_once(self, store, info):
+        day = utc_today()
+        await store.consume(info, day)
+        await store.refund(info, day)
+        await store.refund(info, day)  # never below zero
+        assert await sync_to_async(store.used_sync)(info.owner_id, info.plan_id, day) == 0
+
+    async def test_a_revoked_key_is_refused_by_the_counting_step(self, store, info):
+        from keys.models import ApiKey
+        from keys.services import key_revoke
+
+        key = await ApiKey.objects.select_related("plan", "owner").aget(pk=info.key_id)
+        await asyncio.to_thread(key_revoke, key=key)  # `info` is now stale, as a cached copy would be
+        admission = await store.consume(info, utc_today())
+        assert not admission.admitted and admission.revoked
+
+    async def test_days_are_counted_separately(self, store, info):
+        import datetime
+
+        yesterday = utc_today() - datetime.timedelta(days=1)
+        for _ in range(20):
+            await store.consume(info, yesterday)
+        assert (await store.consume(info, utc_today())).admitted
+
+
+class TestDatabaseQuota(QuotaStoreContract):
+    @pytest.fixture
+    def store(self, settings):
+        settings.REDIS_URL = ""
+        store = get_quota_store()
+        assert isinstance(store, DatabaseQuota)
+        return store
+
+
+class TestRedisQuota(QuotaStoreContract):
+    @pytest.fixture
+    def store(self, settings):
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", 6379)) != 0:
+                pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+        settings.REDIS_URL = "redis://127.0.0.1:6379/13"
+        store = get_quota_store()
+        assert isinstance(store, RedisQuota)
+        store.sync.flushdb()
+        return store
