@@ -24,6 +24,19 @@ logger = logging.getLogger(__name__)
 MAX_BODY = 4 * 1024 * 1024
 UNAVAILABLE = "Tollgate could not check your key or quota just now. The request was not charged; try again shortly."
 JSON = (b"content-type", b"application/json")
+CORS_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (
+        b"access-control-expose-headers",
+        b"x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, retry-after",
+    ),
+]
+PREFLIGHT_HEADERS = [
+    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+    # "*" does not cover Authorization, so it is named.
+    (b"access-control-allow-headers", b"authorization, x-api-key, content-type, *"),
+    (b"access-control-max-age", b"86400"),
+]
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -44,8 +57,16 @@ def gateway_or(django_app: Callable) -> Callable:
     return app
 
 
-async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
+async def gateway(scope: Scope, receive: Receive, plain_send: Send) -> None:
+    # Keys travel in headers, never cookies, so any web page may call the API (as the seed allowed).
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message["headers"], *CORS_HEADERS]
+        await plain_send(message)
+
     path, method = scope["path"].rstrip("/"), scope["method"]
+    if method == "OPTIONS":
+        return await send_bytes(send, 204, b"", PREFLIGHT_HEADERS)
     routes = {
         "/v1/chat/completions": ("POST", chat_completions),
         "/v1/models": ("GET", models),

@@ -94,3 +94,28 @@ class ApiKeyAdmin(admin.ModelAdmin):
             self.message_user(request, f"Could not revoke {failure}", messages.ERROR)
         if not done and not failed:
             self.message_user(request, "The selected keys were already revoked.", messages.WARNING)
+
+
+@admin.register(DailyUsage)
+class DailyUsageAdmin(admin.ModelAdmin):
+    """Read-only usage across all keys: requests answered and tokens, per key and UTC day."""
+
+    list_display = ["day", "key", "owner", "plan", "requests", "prompt_tokens", "completion_tokens"]
+    list_filter = ["day", "key__plan"]
+    search_fields = ["key__owner__email", "key__prefix"]
+    list_select_related = ["key__owner", "key__plan"]
+    date_hierarchy = "day"
+
+    @admin.display(description="owner", ordering="key__owner__email")
+    def owner(self, usage: DailyUsage) -> str:
+        return usage.key.owner.email
+
+    @admin.display(description="plan", ordering="key__plan__name")
+    def plan(self, usage: DailyUsage) -> str:
+        return usage.key.plan.name
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: DailyUsage | None = None) -> bool:
+        return False

@@ -47,3 +47,17 @@ async def test_oversized_body_is_refused_before_charging(plaintext, upstream):
     response = await post(plaintext, messages=[{"role": "user", "content": "x" * (5 * 1024 * 1024)}])
     assert response.status_code == 400 and "4 MiB" in response.json()["error"]["message"]
     assert upstream.requests == []
+
+
+async def test_browsers_on_other_origins_may_call_the_api(plaintext, upstream):
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        preflight = await client.options(
+            "/v1/chat/completions",
+            headers={"origin": "https://app.example", "access-control-request-headers": "authorization"},
+        )
+        assert preflight.status_code == 204
+        assert "authorization" in preflight.headers["access-control-allow-headers"]
+        response = await client.get("/v1/models", headers={"x-api-key": plaintext, "origin": "https://app.example"})
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "x-ratelimit-remaining-requests" in response.headers["access-control-expose-headers"]
