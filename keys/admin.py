@@ -5,8 +5,11 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
 from keys import services
+from keys.backends import get_backend
 from keys.exceptions import KeyServiceError
 from keys.models import ApiKey, DailyUsage, Plan
+from keys.quota import utc_today
+from keys.selectors import key_used_remotely, quota_used
 
 
 @admin.register(Plan)
@@ -67,10 +70,41 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ["plan", StatusFilter]
     search_fields = ["owner__email", "prefix", "label"]
     list_select_related = ["owner", "plan"]
-    readonly_fields = ["public_prefix", "owner", "plan", "backend_id", "created_at", "last_used_at", "revoked_at"]
-    fields = ["public_prefix", "owner", "plan", "label", "backend_id", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "public_prefix",
+        "owner",
+        "plan",
+        "backend_id",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "used_today",
+    ]
+    fields = [
+        "public_prefix",
+        "owner",
+        "plan",
+        "label",
+        "backend_id",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "used_today",
+    ]
     inlines = [DailyUsageInline]
     actions = ["revoke_keys"]
+
+    @admin.display(description="requests today (as the quota counts them)")
+    def used_today(self, key: ApiKey) -> str:
+        if not key.is_active:
+            return "—"
+        if get_backend().enforces_quota_locally:
+            used = quota_used(owner_id=key.owner_id, plan_id=key.plan_id)
+        else:
+            used = key_used_remotely(key=key, day=utc_today())
+        if used is None:
+            return "API Gateway did not answer; try again shortly"
+        return f"{used} of {key.plan.requests_per_day}"
 
     @admin.display(boolean=True, description="active")
     def is_active(self, key: ApiKey) -> bool:

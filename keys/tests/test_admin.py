@@ -43,6 +43,7 @@ def test_keys_search_filter_and_no_secret(staff_client, user, key_factory):
     detail = staff_client.get(f"/admin/keys/apikey/{key.pk}/change/").content.decode()
     assert plaintext not in detail and key.hashed_secret not in detail
     assert "recent usage" in detail.lower() and ">4<" in detail.replace(" ", "").replace("\n", "")
+    assert "0 of 10" in detail  # today's count, as the quota store has it
     assert staff_client.get("/admin/keys/apikey/add/").status_code == 403
 
 

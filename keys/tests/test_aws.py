@@ -212,3 +212,25 @@ def test_through_moto_server_mode_via_aws_endpoint_url(plans, user, settings, mo
 def test_keys_page_snippets_use_the_api_gateway_url(aws, alice_client, settings):
     response = alice_client.post("/keys/generate", {"plan_name": "10RequestPerDay"})
     assert f'base_url="{settings.AWS_API_GATEWAY_URL}"' in response.content.decode()
+
+
+def test_keys_page_shows_api_gateways_count_of_today(aws, alice_client, user, monkeypatch):
+    key, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
+    today = datetime.datetime.now(datetime.UTC).date()
+    seen = []
+
+    def get_usage(self, *, api_key, start, end):
+        seen.append((api_key.backend_id, start, end))
+        return {today: 7}
+
+    monkeypatch.setattr(AwsKeyBackend, "key_usage", get_usage)
+    page = alice_client.get("/keys/").content.decode()
+    assert "7 / 10" in page and seen == [(key.backend_id, today, today)]
+
+
+def test_keys_page_survives_api_gateway_not_answering_usage(aws, alice_client, user):
+    services.key_create(owner=user, plan_name="10RequestPerDay")
+    # moto does not implement get_usage: it answers 404, as an unreachable API would fail.
+    response = alice_client.get("/keys/")
+    assert response.status_code == 200 and "—</span> / 10" in response.content.decode()
+    assert "could not be read" in alice_client.get("/").content.decode()
