@@ -7,9 +7,10 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Sum
 
-from keys.dbthread import group_commit
-from keys.models import ApiKey, Plan, QuotaCounter
+from keys.dbthread import group_commit, in_db_thread
+from keys.models import ApiKey, DailyUsage, Plan, QuotaCounter
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +106,15 @@ class DatabaseQuota:
 
 _CONSUME_LUA = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0} end
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local raw = redis.call('GET', KEYS[1])
+if not raw then
+  if ARGV[3] == '' then return {-2, 0} end
+  redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[2])
+  raw = redis.call('GET', KEYS[1])
+end
+local used = tonumber(raw)
 if used >= tonumber(ARGV[1]) then return {0, used} end
-used = redis.call('INCR', KEYS[1])
-if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return {1, used}
+return {1, redis.call('INCR', KEYS[1])}
 """
 _REFUND_LUA = """
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -119,8 +124,17 @@ return 0
 _COUNTER_TTL = 3 * 24 * 3600
 
 
+def _answered_in_database(owner_id: int, plan_id: int, day: datetime.date) -> int:
+    usage = DailyUsage.objects.filter(key__owner_id=owner_id, key__plan_id=plan_id, day=day)
+    return usage.aggregate(total=Sum("requests"))["total"] or 0
+
+
 class RedisQuota:
-    """The counter is a Redis key changed by a Lua script, which Redis runs atomically."""
+    """The counter is a Redis key changed by a Lua script, which Redis runs atomically.
+
+    A day's counter that Redis does not have (a new day, or Redis restarted) starts from the requests
+    the database recorded, so a restart of Redis does not hand out the day's quota again.
+    """
 
     def __init__(self, url: str) -> None:
         import redis
@@ -130,15 +144,19 @@ class RedisQuota:
         self.sync = redis.Redis.from_url(url)
         self._async_module = redis.asyncio
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._async_client = None
+        self._scripts = None
 
-    def _client(self):
+    def _script(self, name: str):
         # An asyncio client belongs to the loop that made it; a server process has one loop.
         loop = asyncio.get_running_loop()
-        if self._async_client is None or self._loop is not loop:
-            self._async_client = self._async_module.Redis.from_url(self.url)
+        if self._scripts is None or self._loop is not loop:
+            client = self._async_module.Redis.from_url(self.url)
+            self._scripts = {
+                "consume": client.register_script(_CONSUME_LUA),
+                "refund": client.register_script(_REFUND_LUA),
+            }
             self._loop = loop
-        return self._async_client
+        return self._scripts[name]
 
     @staticmethod
     def counter_key(owner_id: int, plan_id: int, day: datetime.date) -> str:
@@ -150,19 +168,14 @@ class RedisQuota:
 
     async def consume(self, info: KeyInfo, day: datetime.date) -> Admission:
         keys = [self.counter_key(info.owner_id, info.plan_id, day), self.revoked_key(info.key_id)]
-        code, used = await self._client().eval(_CONSUME_LUA, 2, *keys, info.limit, _COUNTER_TTL)
-        return Admission(admitted=code == 1, used=int(used), limit=info.limit, revoked=code == -1)
-
-    def consume_sync(self, info: KeyInfo, day: datetime.date) -> Admission:
-        keys = [self.counter_key(info.owner_id, info.plan_id, day), self.revoked_key(info.key_id)]
-        code, used = self.sync.eval(_CONSUME_LUA, 2, *keys, info.limit, _COUNTER_TTL)
+        code, used = await self._script("consume")(keys=keys, args=[info.limit, _COUNTER_TTL, ""])
+        if code == -2:
+            seed = await in_db_thread(_answered_in_database, info.owner_id, info.plan_id, day)
+            code, used = await self._script("consume")(keys=keys, args=[info.limit, _COUNTER_TTL, seed])
         return Admission(admitted=code == 1, used=int(used), limit=info.limit, revoked=code == -1)
 
     async def refund(self, info: KeyInfo, day: datetime.date) -> None:
-        await self._client().eval(_REFUND_LUA, 1, self.counter_key(info.owner_id, info.plan_id, day))
-
-    def refund_sync(self, info: KeyInfo, day: datetime.date) -> None:
-        self.sync.eval(_REFUND_LUA, 1, self.counter_key(info.owner_id, info.plan_id, day))
+        await self._script("refund")(keys=[self.counter_key(info.owner_id, info.plan_id, day)])
 
     def used_sync(self, owner_id: int, plan_id: int, day: datetime.date) -> int:
         return int(self.sync.get(self.counter_key(owner_id, plan_id, day)) or 0)

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
     "keys",
@@ -171,6 +172,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Plans and API keys for Tollgate's OpenAI-compatible gateway.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from this site, not a CDN: the docs work offline and behind strict firewalls.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Tollgate

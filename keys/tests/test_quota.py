@@ -72,3 +72,20 @@ class TestRedisQuota(QuotaStoreContract):
         assert isinstance(store, RedisQuota)
         store.sync.flushdb()
         return store
+
+
+async def test_redis_losing_its_counters_does_not_refill_the_day(settings, user, key_factory):
+    from keys.models import DailyUsage
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        if sock.connect_ex(("127.0.0.1", 6379)) != 0:
+            pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    settings.REDIS_URL = "redis://127.0.0.1:6379/13"
+    store = get_quota_store()
+    store.sync.flushdb()  # as after a Redis restart
+    key, _ = await sync_to_async(key_factory)(user, "20RequestPerDay")
+    await DailyUsage.objects.acreate(key=key, day=utc_today(), requests=19)  # answered before the restart
+    info = await sync_to_async(key_info_load)(key_id=key.pk)
+    assert (await store.consume(info, utc_today())).used == 20
+    assert not (await store.consume(info, utc_today())).admitted
