@@ -75,3 +75,18 @@ def test_admin_is_for_staff_only(client, user_factory):
     assert client.get("/admin/").status_code == 302
     client.force_login(user_factory("staff@example.com", is_staff=True, is_superuser=True))
     assert client.get("/admin/").status_code == 200
+
+
+def test_mandatory_email_verification_holds_the_account_until_confirmed(client, settings):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    client.post(
+        "/accounts/signup/",
+        {"email": "eve@example.com", "password1": "a-long-unusual-pass-42", "password2": "a-long-unusual-pass-42"},
+    )
+    assert not client.get("/").context["user"].is_authenticated
+    assert len(mail.outbox) == 1
+    link = re.search(r"http://testserver(/accounts/confirm-email/\S+)", mail.outbox[0].body).group(1)
+    client.post(link)
+    response = client.post("/accounts/login/", {"login": "eve@example.com", "password": "a-long-unusual-pass-42"})
+    assert response.status_code == 302
+    assert client.get("/").context["user"].email == "eve@example.com"
