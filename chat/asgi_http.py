@@ -1,0 +1,58 @@
+"""Plain ASGI HTTP: reading a request body and sending JSON, bytes and OpenAI-shaped errors."""
+
+import json
+from collections.abc import Awaitable, Callable
+
+Scope = dict
+Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict], Awaitable[None]]
+
+MAX_BODY = 4 * 1024 * 1024
+JSON = (b"content-type", b"application/json")
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+async def send_json(send: Send, status: int, payload: object, headers: list | tuple = ()) -> None:
+    body = json.dumps(payload).encode()
+    await send_bytes(send, status, body, [JSON, *headers])
+
+
+async def send_bytes(send: Send, status: int, body: bytes, headers: list) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(
+    send: Send, status: int, message: str, kind: str, code: str | None, headers: list | tuple = ()
+) -> None:
+    await send_json(send, status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, headers)
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def wait_for_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -1,0 +1,101 @@
+"""The gateway's checks and refusals: the key (401), the throttle and the daily quota (429)."""
+
+import logging
+
+from chat.asgi_http import Scope, Send, send_error, send_json
+from keys.admission import key_authenticate, request_admit
+from keys.quota import Admission, KeyInfo, seconds_until_reset
+
+logger = logging.getLogger(__name__)
+UNAVAILABLE = "Tollgate could not check your key or quota just now. The request was not charged; try again shortly."
+
+
+def reset_duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes}m{secs}s" if hours else f"{minutes}m{secs}s"
+
+
+def ratelimit_headers(limit: int, remaining: int) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-ratelimit-limit-requests", str(limit).encode()),
+        (b"x-ratelimit-remaining-requests", str(max(remaining, 0)).encode()),
+        (b"x-ratelimit-reset-requests", reset_duration(seconds_until_reset()).encode()),
+    ]
+
+
+def presented_key(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            text = value.decode("latin-1")
+            if text[:7].lower() == "bearer ":
+                return text[7:].strip()
+        elif name == b"x-api-key":
+            return value.decode("latin-1").strip()
+    return ""
+
+
+async def authenticate(scope: Scope, send: Send) -> KeyInfo | None:
+    raw = presented_key(scope)
+    try:
+        info = await key_authenticate(raw) if raw else None
+    except Exception:
+        logger.exception("key lookup failed")
+        await send_error(send, 503, UNAVAILABLE, "server_error", "service_unavailable", [(b"retry-after", b"5")])
+        return None
+    if info is None:
+        message = (
+            "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
+            if not raw
+            else "Invalid API key: it is mistyped, unknown or revoked. Generate one at /keys/."
+        )
+        await send_error(
+            send, 401, message, "invalid_request_error", "invalid_api_key", [(b"www-authenticate", b"Bearer")]
+        )
+    return info
+
+
+async def admit(info: KeyInfo, send: Send) -> Admission | None:
+    """Spend one request of the day; answer the refusal and return None if refused."""
+    try:
+        verdict = await request_admit(info)
+    except Exception:
+        logger.exception("quota check failed")
+        await send_error(send, 503, UNAVAILABLE, "server_error", "service_unavailable", [(b"retry-after", b"5")])
+        return None
+    if verdict.throttled_for:
+        retry = str(max(int(verdict.throttled_for + 0.999), 1)).encode()
+        message = f"Too Many Requests: {info.plan_name} allows {info.throttle_rate:g} requests per second."
+        body = {
+            "message": "Too Many Requests",
+            "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"},
+        }
+        await send_json(send, 429, body, [(b"retry-after", retry)])
+        return None
+    if verdict.revoked:
+        await send_error(send, 401, "Invalid API key: it has been revoked.", "invalid_request_error", "invalid_api_key")
+        return None
+    admission = verdict.admission
+    if not admission.admitted:
+        await send_json(
+            send, 429, limit_exceeded_body(info.plan_name, admission.limit), limit_exceeded_headers(admission)
+        )
+        return None
+    return admission
+
+
+def limit_exceeded_body(plan_name: str, limit: int) -> dict:
+    message = f"Limit Exceeded: {plan_name} allows {limit} requests per day; resets at 00:00 UTC"
+    return {
+        "message": "Limit Exceeded",
+        "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"},
+    }
+
+
+def limit_exceeded_headers(admission: Admission) -> list:
+    # x-should-retry tells the openai SDK not to retry: nothing changes until the reset.
+    return [
+        (b"retry-after", str(seconds_until_reset()).encode()),
+        (b"x-should-retry", b"false"),
+        *ratelimit_headers(admission.limit, 0),
+    ]

@@ -1,0 +1,65 @@
+"""The seed's streamed endpoint: GET /query?uuid=&message= answers as plain text, counted like /v1."""
+
+import asyncio
+from urllib.parse import parse_qs
+
+from chat import answers
+from chat.asgi_http import Receive, Scope, Send, send_json, wait_for_disconnect
+from chat.gate import admit, authenticate, ratelimit_headers
+
+
+async def query(scope: Scope, receive: Receive, send: Send) -> None:
+    """The seed's GET /query?uuid=&message=: the answer streamed as plain text, counted like /v1."""
+    info = await authenticate(scope, send)
+    if info is None:
+        return
+    params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    message = (params.get("message") or [""])[0].strip()
+    conversation = (params.get("uuid") or [""])[0].strip()
+    if not message:
+        return await send_json(send, 400, {"message": "The 'message' query parameter is required."})
+    if len(message) > answers.MAX_MESSAGE:
+        return await send_json(send, 400, {"message": f"The message is longer than {answers.MAX_MESSAGE} characters."})
+    admission = await admit(info, send)
+    if admission is None:
+        return
+    headers = ratelimit_headers(admission.limit, admission.remaining)
+    started = False
+    watch_task = asyncio.ensure_future(wait_for_disconnect(receive))
+    try:
+        async for event in answers.reply_stream(
+            info=info, conversation_uuid=conversation, content=message, admission=admission
+        ):
+            if watch_task.done():
+                break
+            if isinstance(event, answers.Failed):
+                if not started:
+                    return await send_json(send, event.status, {"message": event.message}, headers)
+                break
+            if isinstance(event, answers.Delta):
+                if not started:
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 200,
+                            "headers": [
+                                (b"content-type", b"text/plain; charset=utf-8"),
+                                (b"cache-control", b"no-cache"),
+                                (b"x-accel-buffering", b"no"),
+                                *headers,
+                            ],
+                        }
+                    )
+                    started = True
+                await send({"type": "http.response.body", "body": event.text.encode(), "more_body": True})
+        if not started:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), *headers],
+                }
+            )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        watch_task.cancel()
