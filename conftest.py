@@ -103,6 +103,13 @@ def upstream(upstream_server: Upstream, settings) -> Iterator[Upstream]:
     upstream_server.reset()
 
 
+def service_reachable(port: int) -> bool:
+    """Whether a local service (PostgreSQL, Redis) answers on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -109,8 +109,17 @@ def key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
 
 
 def _forget(key: ApiKey) -> None:
-    store = get_quota_store()
-    transaction.on_commit(lambda: (store.revoke_sync(key.pk), key_cache_forget(key.prefix)))
+    """After the revocation commits, tell the quota store and this process's key cache."""
+
+    def forget() -> None:
+        key_cache_forget(key.prefix)
+        try:
+            get_quota_store().revoke_sync(key.pk)
+        except Exception:
+            # The revocation is committed; other processes drop their cached copy within seconds.
+            logger.exception("could not mark key %s revoked in the quota store", key.public_prefix)
+
+    transaction.on_commit(forget)
 
 
 def plan_create(*, name: str, requests_per_day: int, **fields) -> Plan:

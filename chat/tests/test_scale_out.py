@@ -1,13 +1,14 @@
 """Several worker processes on PostgreSQL and Redis still admit exactly the quota."""
 
 import asyncio
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import openai
 import pytest
+
+from conftest import service_reachable
 
 pytestmark = pytest.mark.services
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,15 +17,9 @@ PG_URL = "postgres://postgres@127.0.0.1:5432/tollgate_scale_test"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
-def reachable(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture(scope="module")
 def postgres_database():
-    if not reachable(5432):
+    if not service_reachable(5432):
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
     import psycopg
 
@@ -39,7 +34,7 @@ def postgres_database():
 
 @pytest.fixture
 def redis_url():
-    if not reachable(6379):
+    if not service_reachable(6379):
         pytest.skip("Redis is not reachable on 127.0.0.1:6379")
     import redis
 

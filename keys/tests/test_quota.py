@@ -1,11 +1,11 @@
 """One contract for both quota stores: exact admission under concurrency, refunds, revocation."""
 
 import asyncio
-import socket
 
 import pytest
 from asgiref.sync import sync_to_async
 
+from conftest import service_reachable
 from keys.admission import key_info_load
 from keys.quota import DatabaseQuota, RedisQuota, get_quota_store, utc_today
 
@@ -60,30 +60,27 @@ class TestDatabaseQuota(QuotaStoreContract):
         return store
 
 
-class TestRedisQuota(QuotaStoreContract):
-    @pytest.fixture
-    def store(self, settings):
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            if sock.connect_ex(("127.0.0.1", 6379)) != 0:
-                pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-        settings.REDIS_URL = "redis://127.0.0.1:6379/13"
-        store = get_quota_store()
-        assert isinstance(store, RedisQuota)
-        store.sync.flushdb()
-        return store
-
-
-async def test_redis_losing_its_counters_does_not_refill_the_day(settings, user, key_factory):
-    from keys.models import DailyUsage
-
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        if sock.connect_ex(("127.0.0.1", 6379)) != 0:
-            pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+@pytest.fixture
+def redis_store(settings) -> RedisQuota:
+    if not service_reachable(6379):
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
     settings.REDIS_URL = "redis://127.0.0.1:6379/13"
     store = get_quota_store()
-    store.sync.flushdb()  # as after a Redis restart
+    assert isinstance(store, RedisQuota)
+    store.sync.flushdb()
+    return store
+
+
+class TestRedisQuota(QuotaStoreContract):
+    @pytest.fixture
+    def store(self, redis_store):
+        return redis_store
+
+
+async def test_redis_losing_its_counters_does_not_refill_the_day(redis_store, user, key_factory):
+    from keys.models import DailyUsage
+
+    store = redis_store  # flushed, as after a Redis restart
     key, _ = await sync_to_async(key_factory)(user, "20RequestPerDay")
     await DailyUsage.objects.acreate(key=key, day=utc_today(), requests=19)  # answered before the restart
     info = await sync_to_async(key_info_load)(key_id=key.pk)

@@ -105,3 +105,12 @@ def test_backend_refusing_to_revoke_leaves_the_key_active(user, plans, settings)
     with pytest.raises(KeyBackendError):
         services.key_revoke(key=key)
     assert ApiKey.objects.get(pk=key.pk).revoked_at is None
+
+
+def test_revoke_succeeds_when_the_quota_store_cannot_be_told(user, plans, settings, django_capture_on_commit_callbacks):
+    key, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.key_revoke(key=key)
+    assert len(callbacks) == 1
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
