@@ -29,7 +29,7 @@ def key_info_load(prefix: str | None = None, key_id: int | None = None) -> KeyIn
         throttle_rate=plan.throttle_rate,
         throttle_burst=plan.throttle_burst,
         hashed_secret=key.hashed_secret,
-        revoked=key.revoked_at is not None or not plan.is_active,
+        revoked=key.revoked_at is not None,
     )
 
 

@@ -23,7 +23,7 @@ class Plan(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Bucket size; defaults to the rate."
     )
     description = models.TextField(blank=True)
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, help_text="Offered for new keys. Existing keys keep working.")
     order = models.PositiveIntegerField(default=0)
     backend_id = models.CharField(max_length=128, blank=True, help_text="The key backend's id, e.g. a usage plan.")
     updated_at = models.DateTimeField(auto_now=True)

@@ -114,3 +114,14 @@ def test_revoke_succeeds_when_the_quota_store_cannot_be_told(user, plans, settin
         services.key_revoke(key=key)
     assert len(callbacks) == 1
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
+
+
+def test_retiring_a_plan_stops_new_keys_but_not_existing_ones(user, other_user, plans):
+    from keys.admission import key_info_load
+
+    key, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
+    plans["10RequestPerDay"].is_active = False
+    plans["10RequestPerDay"].save()
+    with pytest.raises(PlanNotFound):
+        services.key_create(owner=other_user, plan_name="10RequestPerDay")
+    assert not key_info_load(key_id=key.pk).revoked
