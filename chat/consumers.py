@@ -2,15 +2,17 @@
 
 import asyncio
 import json
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chat import answers
-from keys.admission import key_authenticate, key_info_load, request_admit
+from keys.admission import key_authenticate, key_info_load, quota_refund, request_admit
 from keys.backends import get_backend
 from keys.quota import KeyInfo, seconds_until_reset
 
+logger = logging.getLogger(__name__)
 RESET_NOTE = "resets at 00:00 UTC."
 
 
@@ -97,6 +99,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except asyncio.CancelledError:
             await self.send_json({"type": "stopped"})
             raise
+        except Exception:
+            # Whatever broke, the user gets an answer frame and their request back.
+            logger.exception("chat turn failed")
+            if admission is not None:
+                await quota_refund(info)
+            await self.error(
+                "upstream_error", "Something went wrong on our side. This message was not charged.", retry=True
+            )
 
     async def relay(self, info: KeyInfo, event) -> None:
         if isinstance(event, answers.Started):

@@ -226,3 +226,20 @@ async def test_with_aws_a_missing_or_foreign_key_is_refused(user, other_user, ma
         assert (await communicator.receive_json_from())["code"] == "invalid_key"
     assert aws_gateway.requests == []
     await communicator.disconnect()
+
+
+async def test_an_unexpected_failure_answers_and_refunds(user, make_key, upstream, monkeypatch):
+    from chat import answers
+
+    async def broken(**kwargs):
+        raise RuntimeError("disk full")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(answers, "reply_stream", broken)
+    key, _ = await make_key(user)
+    communicator = await connect(user)
+    await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "hi"})
+    frame = await communicator.receive_json_from()
+    assert frame["code"] == "upstream_error" and frame["retry"] is True
+    assert (await QuotaCounter.objects.aget()).used == 0
+    await communicator.disconnect()
