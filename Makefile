@@ -32,6 +32,7 @@ migrate: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
 
 run: migrate
+	@echo "Tollgate: http://$(HOST):$(PORT)/  (stop with Ctrl+C; $${LLM_BASE_URL:-no LLM_BASE_URL set: the demo model answers})"
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(VENV)/bin/daphne -b $(HOST) -p $(PORT) portal.asgi:application
 
 test: install-test
