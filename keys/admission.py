@@ -7,6 +7,7 @@ from keys.crypto import key_parse, key_verify
 from keys.dbthread import in_db_thread
 from keys.models import ApiKey
 from keys.quota import Admission, KeyInfo, get_quota_store, utc_today
+from keys.throttle import throttle_wait
 
 # Immutable facts (id, hash) never change; plan limits and revocation may, so entries live briefly.
 # The consume step re-reads revocation and the limit live, so a revoked key is refused at once.
@@ -56,36 +57,6 @@ def key_cache_forget(prefix: str) -> None:
     _key_cache.pop(prefix, None)
 
 
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    stamp: float
-
-
-_buckets: dict[int, _Bucket] = {}
-
-
-def throttle_check(info: KeyInfo) -> float:
-    """Take a token from the key's bucket; return 0 if allowed, else seconds until one is free.
-
-    Buckets live in this process: a throttle smooths bursts, the daily quota is what is exact.
-    """
-    rate = info.throttle_rate
-    if not rate:
-        return 0.0
-    burst = float(info.throttle_burst or max(rate, 1.0))
-    now = time.monotonic()
-    bucket = _buckets.get(info.key_id)
-    if bucket is None:
-        bucket = _buckets[info.key_id] = _Bucket(tokens=burst, stamp=now)
-    bucket.tokens = min(burst, bucket.tokens + (now - bucket.stamp) * rate)
-    bucket.stamp = now
-    if bucket.tokens >= 1.0:
-        bucket.tokens -= 1.0
-        return 0.0
-    return (1.0 - bucket.tokens) / rate
-
-
 async def quota_consume(info: KeyInfo) -> Admission:
     return await get_quota_store().consume(info, utc_today())
 
@@ -109,7 +80,7 @@ class Verdict:
 
 async def request_admit(info: KeyInfo) -> Verdict:
     """Throttle first (free), then spend one request of the day's quota."""
-    wait = throttle_check(info)
+    wait = await throttle_wait(info)
     if wait:
         return Verdict(throttled_for=wait)
     admission = await quota_consume(info)
