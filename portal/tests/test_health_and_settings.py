@@ -25,12 +25,12 @@ def test_healthz_503_when_the_database_fails(client, monkeypatch):
     assert response.status_code == 503 and response.json()["status"] == "unavailable"
 
 
-def load_settings(**env) -> subprocess.CompletedProcess:
-    code = (
-        "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'], "
-        "s.CHANNEL_LAYERS['default']['BACKEND'], s.DEBUG)"
-    )
+STORES = "s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'], s.CHANNEL_LAYERS['default']['BACKEND']"
+
+
+def load_settings(show: str = f"{STORES}, s.DEBUG", **env) -> subprocess.CompletedProcess:
+    """Start Django's settings in a fresh process with only `env` set, and print `show`."""
+    code = f"import django; django.setup(); from django.conf import settings as s; print({show})"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -73,3 +73,16 @@ def test_no_secret_key_without_debug_refuses_to_start():
     result = load_settings(DJANGO_DEBUG="0")
     assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set" in result.stderr
     assert load_settings(DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50).returncode == 0
+
+
+def test_https_settings_are_off_by_default_and_on_by_variable():
+    show = "s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.SECURE_HSTS_SECONDS"
+    assert load_settings(show, DJANGO_DEBUG="1").stdout.split() == ["False", "False", "0"]
+    assert load_settings(show, DJANGO_DEBUG="1", DJANGO_HTTPS="1").stdout.split() == ["True", "True", "31536000"]
+
+
+@pytest.mark.django_db
+def test_not_found_page_is_styled_and_plain(client, settings):
+    settings.DEBUG = False
+    response = client.get("/no/such/page")
+    assert response.status_code == 404 and "Page not found" in response.content.decode()
