@@ -3,7 +3,7 @@
 import logging
 
 from chat.asgi_http import Scope, Send, send_error, send_json
-from keys.admission import key_authenticate, request_admit
+from keys.admission import key_authenticate, quota_used, request_admit
 from keys.quota import Admission, KeyInfo, seconds_until_reset
 
 logger = logging.getLogger(__name__)
@@ -22,6 +22,15 @@ def ratelimit_headers(limit: int, remaining: int) -> list[tuple[bytes, bytes]]:
         (b"x-ratelimit-remaining-requests", str(max(remaining, 0)).encode()),
         (b"x-ratelimit-reset-requests", reset_duration(seconds_until_reset()).encode()),
     ]
+
+
+async def current_ratelimit_headers(info: KeyInfo) -> list[tuple[bytes, bytes]]:
+    """The rate-limit headers for an answer that spent nothing (a 400, a throttle refusal)."""
+    try:
+        used = await quota_used(info)
+    except Exception:
+        return []
+    return ratelimit_headers(info.limit, info.limit - used)
 
 
 def presented_key(scope: Scope) -> str:
@@ -70,7 +79,7 @@ async def admit(info: KeyInfo, send: Send) -> Admission | None:
             "message": "Too Many Requests",
             "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"},
         }
-        await send_json(send, 429, body, [(b"retry-after", retry)])
+        await send_json(send, 429, body, [(b"retry-after", retry), *await current_ratelimit_headers(info)])
         return None
     if verdict.revoked:
         await send_error(send, 401, "Invalid API key: it has been revoked.", "invalid_request_error", "invalid_api_key")

@@ -18,7 +18,7 @@ from chat.asgi_http import (
     send_error,
     wait_for_disconnect,
 )
-from chat.gate import admit, authenticate, ratelimit_headers
+from chat.gate import admit, authenticate, current_ratelimit_headers, ratelimit_headers
 from chat.seed_query import query
 from chat.sse import EventSplitter, body_usage_tokens, carries_usage, event_payload, usage_tokens
 from chat.upstream import UpstreamError, UpstreamRefused, default_model, get_upstream
@@ -127,7 +127,8 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
     body = await read_body(receive)
     payload, problem = validate_chat(body)
     if payload is None:
-        return await send_error(send, 400, problem, "invalid_request_error", "invalid_request")
+        headers = await current_ratelimit_headers(info)
+        return await send_error(send, 400, problem, "invalid_request_error", "invalid_request", headers)
     if not payload.get("model"):
         if not default_model():
             return await send_error(

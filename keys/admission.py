@@ -61,6 +61,11 @@ async def quota_consume(info: KeyInfo) -> Admission:
     return await get_quota_store().consume(info, utc_today())
 
 
+async def quota_used(info: KeyInfo) -> int:
+    """Requests counted today, without counting one more."""
+    return await get_quota_store().used(info, utc_today())
+
+
 async def quota_refund(info: KeyInfo) -> None:
     await get_quota_store().refund(info, utc_today())
 

@@ -100,6 +100,9 @@ class DatabaseQuota:
     async def consume(self, info: KeyInfo, day: datetime.date) -> Admission:
         return await group_commit.run(self.consume_sync, info, day)
 
+    async def used(self, info: KeyInfo, day: datetime.date) -> int:
+        return await in_db_thread(self.used_sync, info.owner_id, info.plan_id, day)
+
     async def refund(self, info: KeyInfo, day: datetime.date) -> None:
         await group_commit.run(self.refund_sync, info, day)
 
@@ -179,6 +182,10 @@ class RedisQuota:
 
     def used_sync(self, owner_id: int, plan_id: int, day: datetime.date) -> int:
         return int(self.sync.get(self.counter_key(owner_id, plan_id, day)) or 0)
+
+    async def used(self, info: KeyInfo, day: datetime.date) -> int:
+        client = self._script("consume").registered_client
+        return int(await client.get(self.counter_key(info.owner_id, info.plan_id, day)) or 0)
 
     def revoke_sync(self, key_id: int) -> None:
         self.sync.set(self.revoked_key(key_id), 1)

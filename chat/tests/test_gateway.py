@@ -131,6 +131,7 @@ def test_bad_bodies_are_400_and_not_charged(live, user, key_factory, upstream_li
         response = httpx.post(live.url + "/v1/chat/completions", headers=headers, content=body)
         assert response.status_code == 400, body
         assert response.json()["error"]["message"]
+        assert response.headers["x-ratelimit-remaining-requests"] == "10"  # answered, not charged
     assert not QuotaCounter.objects.filter(used__gt=0).exists()
     assert upstream_live.requests == []
 
@@ -271,6 +272,7 @@ def test_throttle_refuses_bursts_with_too_many_requests_uncharged(sdk, user, pla
         chat(client)
     assert error.value.response.json()["message"] == "Too Many Requests"
     assert 1 <= int(error.value.response.headers["retry-after"]) <= 2
+    assert error.value.response.headers["x-ratelimit-remaining-requests"] == "98"
     assert QuotaCounter.objects.get().used == 2
 
 

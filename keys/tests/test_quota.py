@@ -26,6 +26,11 @@ class QuotaStoreContract:
         assert all(r.remaining == 0 and not r.revoked for r in results if not r.admitted)
         assert await sync_to_async(store.used_sync)(info.owner_id, info.plan_id, utc_today()) == 20
 
+    async def test_used_reads_without_counting(self, store, info):
+        await store.consume(info, utc_today())
+        assert await store.used(info, utc_today()) == 1
+        assert await store.used(info, utc_today()) == 1
+
     async def test_refund_gives_the_request_back_once(self, store, info):
         day = utc_today()
         await store.consume(info, day)
