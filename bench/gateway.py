@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.load import Result, build_request, run  # noqa: E402
 
-BODY = json.dumps({"model": "loopback-model", "messages": [{"role": "user", "content": "Say hello"}]}).encode()
+MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
 def free_port() -> int:
@@ -75,9 +75,9 @@ def prepare_gateway_db(env: dict[str, str]) -> str:
 
 
 async def measure(
-    port: int, path: str, headers: dict[str, str], sequential: int, concurrent: int
+    port: int, path: str, headers: dict[str, str], sequential: int, concurrent: int, body: bytes
 ) -> tuple[Result, Result]:
-    request = build_request("127.0.0.1", port, path, BODY, headers)
+    request = build_request("127.0.0.1", port, path, body, headers)
     await run("127.0.0.1", port, request, concurrency=16, requests=500)  # warm up connections and caches
     one = await run("127.0.0.1", port, request, concurrency=1, requests=sequential)
     many = await run("127.0.0.1", port, request, concurrency=16, requests=concurrent)
@@ -89,7 +89,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=8000, help="requests at concurrency 16 per target")
     parser.add_argument("--sequential", type=int, default=1500, help="requests one at a time per target")
     parser.add_argument("--redis", default="", help="REDIS_URL for the gateway's quota counters (default: SQLite)")
+    parser.add_argument("--stream", action="store_true", help="streamed completions (SSE) instead of whole ones")
     args = parser.parse_args()
+    body = json.dumps({"model": "loopback-model", "messages": MESSAGES, "stream": args.stream}).encode()
 
     up_port, bare_port, gw_port = free_port(), free_port(), free_port()
     tmp = tempfile.mkdtemp(prefix="tollgate-bench-")
@@ -121,11 +123,13 @@ def main() -> None:
         ]
         results = {}
         for name, port, headers in targets:
-            results[name] = asyncio.run(measure(port, "/v1/chat/completions", headers, args.sequential, args.requests))
+            results[name] = asyncio.run(
+                measure(port, "/v1/chat/completions", headers, args.sequential, args.requests, body)
+            )
             one, many = results[name]
             if one.errors or many.errors:
                 raise SystemExit(f"{name}: {one.errors + many.errors} requests failed")
-        report(results, quota="Redis" if args.redis else "SQLite")
+        report(results, quota="Redis" if args.redis else "SQLite", stream=args.stream)
     finally:
         for process in processes:
             process.terminate()
@@ -133,10 +137,11 @@ def main() -> None:
             process.wait(10)
 
 
-def report(results: dict[str, tuple[Result, Result]], quota: str) -> None:
+def report(results: dict[str, tuple[Result, Result]], quota: str, stream: bool) -> None:
     direct_one, direct_many = results["direct to the upstream"]
     bare_many = results["bare ASGI proxy (daphne + aiohttp)"][1]
-    print(f"\nTollgate gateway benchmark (quota counters: {quota}); latencies in ms\n")
+    kind = "streamed (SSE)" if stream else "whole"
+    print(f"\nTollgate gateway benchmark ({kind} completions; quota counters: {quota}); latencies in ms\n")
     print(f"{'target':38} {'c=1 median':>10} {'c=1 p99':>8} {'c=16 median':>11} {'c=16 p99':>9} {'c=16 rps':>9}")
     for name, (one, many) in results.items():
         sequential = f"{one.median_ms:10.2f} {one.p99_ms:8.2f}"
