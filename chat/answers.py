@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from chat import messages
 from chat.markdown import render_markdown
 from chat.models import Conversation, Message
 from chat.sse import EventSplitter, carries_usage, delta_text, event_payload, usage_tokens
@@ -86,7 +87,7 @@ def _gateway_refusal(body: bytes) -> str:
         message = json.loads(body).get("message", "")
     except (ValueError, AttributeError):
         message = ""
-    return "Limit Exceeded" if "limit" in str(message).lower() else "Too Many Requests"
+    return messages.LIMIT_EXCEEDED if "limit" in str(message).lower() else messages.TOO_MANY_REQUESTS
 
 
 async def reply_stream(
@@ -111,7 +112,7 @@ async def reply_stream(
     conversation, history = await _prepare(info.owner_id, conversation_id, conversation_uuid, content)
     if conversation is None:
         await refund()
-        yield Failed(404, "That conversation does not exist.")
+        yield Failed(404, messages.NO_CONVERSATION)
         return
     yield Started(conversation.pk, conversation.title)
     if gateway_key:
@@ -141,12 +142,12 @@ async def reply_stream(
         if exc.status == 429:  # API Gateway's usage plan said no
             yield Failed(429, _gateway_refusal(exc.body))
             return
-        yield Failed(502, "Something went wrong: the model refused the request. This message was not charged.")
+        yield Failed(502, messages.MODEL_REFUSED)
         return
     except UpstreamError:
         await refund()
         await _keep_answer(conversation, "".join(parts))
-        yield Failed(502, "Something went wrong: the model did not answer. This message was not charged.")
+        yield Failed(502, messages.MODEL_FAILED)
         return
     except (asyncio.CancelledError, GeneratorExit):
         # Stopped by the user or the client left: end the upstream request, keep what arrived, charge it.

@@ -7,13 +7,12 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from chat import answers
+from chat import answers, messages
 from keys.admission import key_authenticate, key_info_load, quota_refund, request_admit
 from keys.backends import get_backend
 from keys.quota import KeyInfo, seconds_until_reset
 
 logger = logging.getLogger(__name__)
-RESET_NOTE = "resets at 00:00 UTC."
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -35,9 +34,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         try:
             content = json.loads(text_data or "")
         except ValueError:
-            return await self.error("bad_request", "Frames must be JSON objects.")
+            return await self.error("bad_request", messages.FRAME_NOT_JSON)
         if not isinstance(content, dict):
-            return await self.error("bad_request", "Frames must be JSON objects.")
+            return await self.error("bad_request", messages.FRAME_NOT_JSON)
         await self.receive_json(content)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
@@ -47,9 +46,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 self.task.cancel()
             return
         if kind not in ("send", "retry"):
-            return await self.error("bad_request", "Unknown frame type; use 'send', 'retry' or 'stop'.")
+            return await self.error("bad_request", messages.FRAME_UNKNOWN)
         if self.task and not self.task.done():
-            return await self.error("busy", "Wait for the answer to finish, or stop it first.")
+            return await self.error("busy", messages.BUSY)
         problem = self.frame_problem(kind, content)
         if problem:
             return await self.error("bad_request", problem)
@@ -61,7 +60,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             gateway_key = content.get("api_key") if isinstance(content.get("api_key"), str) else ""
             info = await key_authenticate(gateway_key) if gateway_key else None
         if info is None or info.owner_id != self.user.pk or info.revoked:
-            return await self.error("invalid_key", "That is not one of your active keys. Pick another or generate one.")
+            return await self.error("invalid_key", messages.NOT_YOUR_KEY)
         text = content["content"].strip() if kind == "send" else None
         self.task = asyncio.ensure_future(self.answer(info, text, content.get("conversation"), gateway_key))
 
@@ -69,13 +68,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     def frame_problem(kind: str, content: dict) -> str:
         text, key_id, conversation_id = content.get("content"), content.get("key"), content.get("conversation")
         if kind == "send" and (not isinstance(text, str) or not text.strip()):
-            return "Type a message first."
+            return messages.EMPTY_MESSAGE
         if kind == "send" and len(text) > answers.MAX_MESSAGE:
-            return f"Messages are limited to {answers.MAX_MESSAGE} characters."
+            return messages.too_long(answers.MAX_MESSAGE)
         if not isinstance(key_id, int) or (conversation_id is not None and not isinstance(conversation_id, int)):
-            return "'key' must be a key id and 'conversation' an id or null."
+            return messages.FRAME_BAD_IDS
         if kind == "retry" and conversation_id is None:
-            return "Retry needs the conversation."
+            return messages.RETRY_NEEDS_CONVERSATION
         return ""
 
     async def answer(
@@ -85,9 +84,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if gateway_key is None:
             verdict = await request_admit(info)
             if verdict.throttled_for:
-                return await self.error("too_many_requests", "Too Many Requests", detail="Slow down a little.")
+                return await self.error("too_many_requests", messages.TOO_MANY_REQUESTS, detail=messages.SLOW_DOWN)
             if verdict.revoked:
-                return await self.error("invalid_key", "That key has been revoked.")
+                return await self.error("invalid_key", messages.KEY_REVOKED)
             if not verdict.admitted:
                 return await self.limit_exceeded(info, verdict.admission.limit)
             admission = verdict.admission
@@ -104,9 +103,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             logger.exception("chat turn failed")
             if admission is not None:
                 await quota_refund(info)
-            await self.error(
-                "upstream_error", "Something went wrong on our side. This message was not charged.", retry=True
-            )
+            await self.error("upstream_error", messages.OUR_FAILURE, retry=True)
 
     async def relay(self, info: KeyInfo, event) -> None:
         if isinstance(event, answers.Started):
@@ -117,10 +114,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(
                 {"type": "done", "html": event.html, "remaining": event.remaining, "limit": event.limit}
             )
-        elif event.status == 429 and event.message == "Limit Exceeded":
+        elif event.status == 429 and event.message == messages.LIMIT_EXCEEDED:
             await self.limit_exceeded(info, info.limit)
         elif event.status == 429:
-            await self.error("too_many_requests", "Too Many Requests", detail="Slow down a little.")
+            await self.error("too_many_requests", messages.TOO_MANY_REQUESTS, detail=messages.SLOW_DOWN)
         elif event.status == 404:
             await self.error("not_found", event.message)
         else:
@@ -129,8 +126,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def limit_exceeded(self, info: KeyInfo, limit: int) -> None:
         await self.error(
             "limit_exceeded",
-            "Limit Exceeded",
-            detail=f"{info.plan_name} allows {limit} requests per day; {RESET_NOTE}",
+            messages.LIMIT_EXCEEDED,
+            detail=messages.limit_detail(info.plan_name, limit),
             resets_in=seconds_until_reset(),
             remaining=0,
             limit=limit,

@@ -2,12 +2,12 @@
 
 import logging
 
+from chat import messages
 from chat.asgi_http import Scope, Send, send_error, send_json
 from keys.admission import key_authenticate, quota_used, request_admit
 from keys.quota import Admission, KeyInfo, seconds_until_reset
 
 logger = logging.getLogger(__name__)
-UNAVAILABLE = "Tollgate could not check your key or quota just now. The request was not charged; try again shortly."
 
 
 def reset_duration(seconds: int) -> str:
@@ -50,14 +50,12 @@ async def authenticate(scope: Scope, send: Send) -> KeyInfo | None:
         info = await key_authenticate(raw) if raw else None
     except Exception:
         logger.exception("key lookup failed")
-        await send_error(send, 503, UNAVAILABLE, "server_error", "service_unavailable", [(b"retry-after", b"5")])
+        await send_error(
+            send, 503, messages.UNAVAILABLE, "server_error", "service_unavailable", [(b"retry-after", b"5")]
+        )
         return None
     if info is None:
-        message = (
-            "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
-            if not raw
-            else "Invalid API key: it is mistyped, unknown or revoked. Generate one at /keys/."
-        )
+        message = messages.MISSING_KEY if not raw else messages.INVALID_KEY
         await send_error(
             send, 401, message, "invalid_request_error", "invalid_api_key", [(b"www-authenticate", b"Bearer")]
         )
@@ -70,19 +68,21 @@ async def admit(info: KeyInfo, send: Send) -> Admission | None:
         verdict = await request_admit(info)
     except Exception:
         logger.exception("quota check failed")
-        await send_error(send, 503, UNAVAILABLE, "server_error", "service_unavailable", [(b"retry-after", b"5")])
+        await send_error(
+            send, 503, messages.UNAVAILABLE, "server_error", "service_unavailable", [(b"retry-after", b"5")]
+        )
         return None
     if verdict.throttled_for:
         retry = str(max(int(verdict.throttled_for + 0.999), 1)).encode()
-        message = f"Too Many Requests: {info.plan_name} allows {info.throttle_rate:g} requests per second."
+        message = messages.too_many_requests(info.plan_name, info.throttle_rate)
         body = {
-            "message": "Too Many Requests",
+            "message": messages.TOO_MANY_REQUESTS,
             "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"},
         }
         await send_json(send, 429, body, [(b"retry-after", retry), *await current_ratelimit_headers(info)])
         return None
     if verdict.revoked:
-        await send_error(send, 401, "Invalid API key: it has been revoked.", "invalid_request_error", "invalid_api_key")
+        await send_error(send, 401, messages.REVOKED_KEY, "invalid_request_error", "invalid_api_key")
         return None
     admission = verdict.admission
     if not admission.admitted:
@@ -94,9 +94,9 @@ async def admit(info: KeyInfo, send: Send) -> Admission | None:
 
 
 def limit_exceeded_body(plan_name: str, limit: int) -> dict:
-    message = f"Limit Exceeded: {plan_name} allows {limit} requests per day; resets at 00:00 UTC"
+    message = messages.limit_exceeded(plan_name, limit)
     return {
-        "message": "Limit Exceeded",
+        "message": messages.LIMIT_EXCEEDED,
         "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"},
     }
 

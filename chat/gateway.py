@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import Callable
 
+from chat import messages
 from chat.asgi_http import (
     JSON,
     SSE_HEADERS,
@@ -74,7 +75,7 @@ async def gateway(scope: Scope, receive: Receive, plain_send: Send) -> None:
         return await send_error(
             send,
             404,
-            f"Unknown endpoint {scope['path']}; Tollgate serves /v1/chat/completions and /v1/models.",
+            messages.unknown_endpoint(scope["path"]),
             "invalid_request_error",
             "not_found",
         )
@@ -82,7 +83,7 @@ async def gateway(scope: Scope, receive: Receive, plain_send: Send) -> None:
         return await send_error(
             send,
             405,
-            f"Use {route[0]} for {path}.",
+            messages.wrong_method(route[0], path),
             "invalid_request_error",
             "method_not_allowed",
             [(b"allow", route[0].encode())],
@@ -104,19 +105,19 @@ async def models(scope: Scope, receive: Receive, send: Send) -> None:
 
 def validate_chat(body: bytes | None) -> tuple[dict | None, str]:
     if body is None:
-        return None, "The request body is missing or larger than 4 MiB."
+        return None, messages.BODY_MISSING
     try:
         payload = json.loads(body)
     except ValueError:
-        return None, "The request body is not valid JSON."
+        return None, messages.BODY_NOT_JSON
     if not isinstance(payload, dict):
-        return None, "The request body must be a JSON object."
-    messages = payload.get("messages")
-    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-        return None, "'messages' must be a non-empty list of message objects."
+        return None, messages.BODY_NOT_OBJECT
+    turns = payload.get("messages")
+    if not isinstance(turns, list) or not turns or not all(isinstance(m, dict) for m in turns):
+        return None, messages.MESSAGES_REQUIRED
     model = payload.get("model")
     if model is not None and not isinstance(model, str):
-        return None, "'model' must be a string."
+        return None, messages.MODEL_NOT_STRING
     return payload, ""
 
 
@@ -134,7 +135,7 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
             return await send_error(
                 send,
                 400,
-                "'model' is required: this server sets no default model.",
+                messages.MODEL_REQUIRED,
                 "invalid_request_error",
                 "model_required",
             )
@@ -164,7 +165,7 @@ async def upstream_failed(send: Send, info: KeyInfo, exc: Exception, admission: 
     await send_error(
         send,
         exc.status,
-        f"{exc.message} The request was not charged; try again.",
+        f"{exc.message} {messages.NOT_CHARGED}",
         "upstream_error",
         "upstream_unavailable",
         headers,
@@ -211,7 +212,7 @@ async def relay_stream(receive: Receive, send: Send, info: KeyInfo, payload: dic
         await quota_refund(info)
         error = {
             "error": {
-                "message": f"{failure.message} The request was not charged.",
+                "message": f"{failure.message} {messages.NOT_CHARGED}",
                 "type": "upstream_error",
                 "code": "upstream_unavailable",
             }

@@ -3,7 +3,7 @@
 import asyncio
 from urllib.parse import parse_qs
 
-from chat import answers
+from chat import answers, messages
 from chat.asgi_http import Receive, Scope, Send, send_json, wait_for_disconnect
 from chat.gate import admit, authenticate, ratelimit_headers
 
@@ -17,9 +17,9 @@ async def query(scope: Scope, receive: Receive, send: Send) -> None:
     message = (params.get("message") or [""])[0].strip()
     conversation = (params.get("uuid") or [""])[0].strip()
     if not message:
-        return await send_json(send, 400, {"message": "The 'message' query parameter is required."})
+        return await send_json(send, 400, {"message": messages.QUERY_MESSAGE_REQUIRED})
     if len(message) > answers.MAX_MESSAGE:
-        return await send_json(send, 400, {"message": f"The message is longer than {answers.MAX_MESSAGE} characters."})
+        return await send_json(send, 400, {"message": messages.too_long(answers.MAX_MESSAGE)})
     admission = await admit(info, send)
     if admission is None:
         return

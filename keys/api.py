@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from keys import selectors, services
-from keys.exceptions import KeyBackendError, KeyServiceError
+from keys.exceptions import ForeignAccount, KeyBackendError, KeyServiceError
 from keys.serializers import CreateKeyIn, CreateKeyOut, KeyCreatedOut, KeyCreateIn, KeyOut, MessageOut, PlanOut
 
 ERRORS = {code: OpenApiResponse(MessageOut) for code in (400, 403, 404, 409, 500)}
@@ -40,7 +40,7 @@ class SeedCreateKey(APIView):
         data.is_valid(raise_exception=True)
         user = data.validated_data["user"].strip()
         if user and user.lower() != (request.user.email or "").lower():
-            return Response({"detail": "You can only create keys for yourself.", "message": "Forbidden"}, status=403)
+            return error_response(ForeignAccount())
         try:
             _, plaintext = services.key_create(owner=request.user, plan_name=data.validated_data["plan_name"])
         except KeyServiceError as exc:

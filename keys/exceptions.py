@@ -18,7 +18,13 @@ class PlanNotFound(KeyServiceError):
 
 class KeyAlreadyExists(KeyServiceError):
     status = 409
-    message = "Key already exists"
+    message = "Key already exists"  # the seed's exact words; scripts match on them
+    page_message = "You already have an active key in this plan."
+
+
+class ForeignAccount(KeyServiceError):
+    status = 403
+    message = "You can only create keys for yourself."
 
 
 class KeyRevoked(KeyServiceError):

@@ -12,7 +12,7 @@ from chat.upstream import default_model
 from keys import selectors, services
 from keys.backends import get_backend
 from keys.crypto import TAG
-from keys.exceptions import KeyServiceError
+from keys.exceptions import KeyAlreadyExists, KeyServiceError
 
 
 def _page(
@@ -57,7 +57,7 @@ def key_generate(request: HttpRequest) -> HttpResponse:
             owner=request.user, plan_name=plan_name, label=request.POST.get("label", "")
         )
     except KeyServiceError as exc:
-        message = "You already have an active key in this plan." if exc.status == 409 else exc.message
+        message = exc.page_message if isinstance(exc, KeyAlreadyExists) else exc.message
         return _page(request, error=message, status=exc.status if exc.status < 500 else 503)
     # Rendered, not redirected: the plaintext must not pass through the session or messages.
     return _page(request, new_key=key, plaintext=plaintext)
