@@ -8,6 +8,7 @@ from keys import services
 from keys.backends import get_backend
 from keys.exceptions import KeyServiceError
 from keys.models import ApiKey, DailyUsage, Plan
+from keys.plan_sync import plans_sync
 from keys.quota import utc_today
 from keys.selectors import key_used_remotely, quota_used
 
@@ -30,9 +31,33 @@ class PlanAdmin(admin.ModelAdmin):
     def active_keys(self, plan: Plan) -> int:
         return plan._active_keys
 
+    actions = ["sync_to_api_gateway"]
+
     def has_delete_permission(self, request: HttpRequest, obj: Plan | None = None) -> bool:
         # A plan with keys is protected; deactivate it instead.
         return super().has_delete_permission(request, obj) and not (obj and obj.api_keys.exists())
+
+    def save_model(self, request: HttpRequest, obj: Plan, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not get_backend().enforces_quota_locally:
+            self.message_user(
+                request,
+                "API Gateway enforces the quotas: use the action “Sync plans to API Gateway” to apply this.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Sync plans to API Gateway (KEYS_BACKEND=aws)")
+    def sync_to_api_gateway(self, request: HttpRequest, queryset: QuerySet[Plan]) -> None:
+        if get_backend().enforces_quota_locally:
+            self.message_user(request, "Nothing to sync: Tollgate enforces quotas itself.", messages.INFO)
+            return
+        try:
+            changes = plans_sync()
+        except KeyServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        summary = "; ".join(str(change) for change in changes) or "usage plans already match"
+        self.message_user(request, f"Synced all active plans: {summary}", messages.SUCCESS)
 
 
 class StatusFilter(admin.SimpleListFilter):

@@ -234,3 +234,20 @@ def test_keys_page_survives_api_gateway_not_answering_usage(aws, alice_client, u
     response = alice_client.get("/keys/")
     assert response.status_code == 200 and "—</span> / 10" in response.content.decode()
     assert "could not be read" in alice_client.get("/").content.decode()
+
+
+def test_staff_sync_plans_from_the_admin(aws, client, user_factory):
+    client.force_login(user_factory("staff@example.com", is_staff=True, is_superuser=True))
+    plan = Plan.objects.get(name="10RequestPerDay")
+    response = client.post(
+        f"/admin/keys/plan/{plan.pk}/change/",
+        {"name": plan.name, "requests_per_day": 11, "description": "", "is_active": "on", "order": 1},
+        follow=True,
+    )
+    assert "Sync plans to API Gateway" in response.content.decode()
+    assert usage_plans(aws)["10RequestPerDay"]["quota"]["limit"] == 10  # not yet
+    response = client.post(
+        "/admin/keys/plan/", {"action": "sync_to_api_gateway", "_selected_action": [plan.pk]}, follow=True
+    )
+    assert "Synced all active plans" in response.content.decode()
+    assert usage_plans(aws)["10RequestPerDay"]["quota"]["limit"] == 11
