@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+from contextlib import aclosing
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -91,10 +92,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 return await self.limit_exceeded(info, verdict.admission.limit)
             admission = verdict.admission
         try:
-            async for event in answers.reply_stream(
+            reply = answers.reply_stream(
                 info=info, admission=admission, content=text, conversation_id=conversation_id, gateway_key=gateway_key
-            ):
-                await self.relay(info, event)
+            )
+            # aclosing: a Stop that lands while we send a frame must still end the upstream request.
+            async with aclosing(reply):
+                async for event in reply:
+                    await self.relay(info, event)
         except asyncio.CancelledError:
             await self.send_json({"type": "stopped"})
             raise

@@ -131,16 +131,13 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
         headers = await current_ratelimit_headers(info)
         return await send_error(send, 400, problem, "invalid_request_error", "invalid_request", headers)
     if not payload.get("model"):
-        if not default_model():
-            return await send_error(
-                send,
-                400,
-                messages.MODEL_REQUIRED,
-                "invalid_request_error",
-                "model_required",
-            )
         payload["model"] = default_model()
         body = None
+        if not payload["model"]:
+            headers = await current_ratelimit_headers(info)
+            return await send_error(
+                send, 400, messages.MODEL_REQUIRED, "invalid_request_error", "model_required", headers
+            )
     admission = await admit(info, send)
     if admission is None:
         return

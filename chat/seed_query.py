@@ -5,7 +5,7 @@ from urllib.parse import parse_qs
 
 from chat import answers, messages
 from chat.asgi_http import Receive, Scope, Send, send_json, wait_for_disconnect
-from chat.gate import admit, authenticate, ratelimit_headers
+from chat.gate import admit, authenticate, current_ratelimit_headers, ratelimit_headers
 
 
 async def query(scope: Scope, receive: Receive, send: Send) -> None:
@@ -16,21 +16,21 @@ async def query(scope: Scope, receive: Receive, send: Send) -> None:
     params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     message = (params.get("message") or [""])[0].strip()
     conversation = (params.get("uuid") or [""])[0].strip()
-    if not message:
-        return await send_json(send, 400, {"message": messages.QUERY_MESSAGE_REQUIRED})
+    problem = messages.QUERY_MESSAGE_REQUIRED if not message else ""
     if len(message) > answers.MAX_MESSAGE:
-        return await send_json(send, 400, {"message": messages.too_long(answers.MAX_MESSAGE)})
+        problem = messages.too_long(answers.MAX_MESSAGE)
+    if problem:
+        return await send_json(send, 400, {"message": problem}, await current_ratelimit_headers(info))
     admission = await admit(info, send)
     if admission is None:
         return
     headers = ratelimit_headers(admission.limit, admission.remaining)
     started = False
     watch_task = asyncio.ensure_future(wait_for_disconnect(receive))
+    reply = answers.reply_stream(info=info, conversation_uuid=conversation, content=message, admission=admission)
     try:
-        async for event in answers.reply_stream(
-            info=info, conversation_uuid=conversation, content=message, admission=admission
-        ):
-            if watch_task.done():
+        async for event in reply:
+            if watch_task.done():  # the client left: closing the reply below ends the upstream request
                 break
             if isinstance(event, answers.Failed):
                 if not started:
@@ -63,3 +63,4 @@ async def query(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         watch_task.cancel()
+        await reply.aclose()

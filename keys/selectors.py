@@ -21,10 +21,6 @@ def key_list(*, owner: AbstractBaseUser) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(owner=owner).select_related("plan")
 
 
-def key_active_list(*, owner: AbstractBaseUser) -> QuerySet[ApiKey]:
-    return key_list(owner=owner).filter(revoked_at__isnull=True)
-
-
 def key_get(*, owner: AbstractBaseUser, pk: int) -> ApiKey:
     """The owner's key, or 404: another user's key does not exist as far as this user can tell."""
     return get_object_or_404(key_list(owner=owner), pk=pk)

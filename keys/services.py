@@ -120,10 +120,3 @@ def _forget(key: ApiKey) -> None:
             logger.exception("could not mark key %s revoked in the quota store", key.public_prefix)
 
     transaction.on_commit(forget)
-
-
-def plan_create(*, name: str, requests_per_day: int, **fields) -> Plan:
-    plan = Plan(name=name, requests_per_day=requests_per_day, **fields)
-    plan.full_clean()
-    plan.save()
-    return plan

@@ -61,3 +61,11 @@ async def test_browsers_on_other_origins_may_call_the_api(plaintext, upstream):
         response = await client.get("/v1/models", headers={"x-api-key": plaintext, "origin": "https://app.example"})
     assert response.headers["access-control-allow-origin"] == "*"
     assert "x-ratelimit-remaining-requests" in response.headers["access-control-expose-headers"]
+
+
+async def test_no_model_and_no_default_is_400_and_not_charged(plaintext, upstream, settings):
+    settings.LLM_MODEL = ""
+    response = await post(plaintext, messages=[{"role": "user", "content": "hi"}])
+    assert response.status_code == 400 and response.json()["error"]["code"] == "model_required"
+    assert response.headers["x-ratelimit-remaining-requests"] == "10"
+    assert upstream.requests == []

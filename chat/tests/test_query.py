@@ -70,3 +70,16 @@ def test_query_upstream_failure_is_502_and_refunded(live, user, key_factory, ups
         assert QuotaCounter.objects.get().used == 0
     finally:
         upstream_server.reset()
+
+
+def test_query_client_leaving_ends_the_upstream_stream(live, user, key_factory, upstream_server):
+    upstream_server.reset()
+    upstream_server.chunk_gap = 0.1
+    _, plaintext = key_factory(user)
+    with query(live, plaintext) as response:
+        next(response.iter_bytes())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and upstream_server.streams_abandoned == 0:
+        time.sleep(0.05)
+    assert upstream_server.streams_abandoned == 1 and upstream_server.streams_finished == 0
+    upstream_server.reset()
