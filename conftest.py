@@ -25,7 +25,7 @@ logging.raiseExceptions = False
 @pytest.fixture(autouse=True)
 def _usage_statistics_stay_in_their_test():
     """Usage batched in this process belongs to the test that made it, never to a later database."""
-    from keys.usage import usage_recorder
+    from keys.metering.usage import usage_recorder
 
     atexit.unregister(usage_recorder.flush_sync)
     yield

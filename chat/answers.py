@@ -7,16 +7,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from chat import messages
 from chat.markdown import render_markdown
 from chat.models import Conversation, Message
-from chat.sse import EventSplitter, carries_usage, delta_text, event_payload, usage_tokens
-from chat.upstream import UpstreamError, UpstreamRefused, default_model, gateway_upstream, get_upstream
-from keys.admission import quota_refund
-from keys.quota import Admission, KeyInfo, utc_today
-from keys.usage import usage_recorder
+from gateway.app_settings import app_settings
+from gateway.relay import Tally
+from gateway.sse import EventSplitter, carries_usage, delta_text, event_payload, usage_tokens
+from gateway.streams import Stream
+from gateway.tasks import run_in_background
+from gateway.upstream import UpstreamError, UpstreamRefused, default_model, get_upstream, upstream_at
+from keys import metering
+from keys.metering import Admission, KeyInfo
 
 MAX_MESSAGE = 16_000
 HISTORY_MESSAGES = 40
@@ -42,7 +44,12 @@ class Done:
 
 @dataclass(frozen=True)
 class Failed:
+    """The turn failed. `code` is what callers decide by; `message` is for people."""
+
+    NOT_FOUND, LIMIT_EXCEEDED, THROTTLED, UPSTREAM = "not_found", "limit_exceeded", "throttled", "upstream_error"
+
     status: int
+    code: str
     message: str
 
 
@@ -82,12 +89,38 @@ def _keep_answer(conversation: Conversation, text: str) -> None:
         Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content=text)
 
 
-def _gateway_refusal(body: bytes) -> str:
+def _gateway_refusal(body: bytes) -> Failed:
+    """API Gateway's 429 says which limit only in its body: {"message": "Limit Exceeded"} for the
+    usage plan's quota, "Too Many Requests" for its throttle. Read it here, once, into a code."""
     try:
-        message = json.loads(body).get("message", "")
+        said = json.loads(body).get("message", "")
     except (ValueError, AttributeError):
-        message = ""
-    return messages.LIMIT_EXCEEDED if "limit" in str(message).lower() else messages.TOO_MANY_REQUESTS
+        said = ""
+    if said == messages.LIMIT_EXCEEDED:
+        return Failed(429, Failed.LIMIT_EXCEEDED, messages.LIMIT_EXCEEDED)
+    return Failed(429, Failed.THROTTLED, messages.TOO_MANY_REQUESTS)
+
+
+def _route(gateway_url: str, gateway_key: str | None) -> tuple[object, dict | None, str]:
+    """The upstream, extra headers and model for a turn."""
+    if gateway_key:
+        return upstream_at(gateway_url), {"x-api-key": gateway_key}, app_settings.LLM_MODEL or "default"
+    return get_upstream(), None, default_model()
+
+
+async def _deltas(stream: Stream, tally: Tally) -> AsyncIterator[str]:
+    """The answer's text as it arrives, noting the usage the stream reports."""
+    splitter = EventSplitter()
+    async for chunk in stream.chunks():
+        for event in splitter.feed(chunk):
+            data = event_payload(event)
+            if data is None:
+                continue
+            if carries_usage(event):
+                tally.prompt, tally.completion = usage_tokens(data.get("usage"))
+            text = delta_text(data)
+            if text:
+                yield text
 
 
 async def reply_stream(
@@ -97,69 +130,54 @@ async def reply_stream(
     content: str | None,
     conversation_id: int | None = None,
     conversation_uuid: str | None = None,
+    gateway_url: str = "",
     gateway_key: str | None = None,
 ) -> AsyncIterator[Started | Delta | Done | Failed]:
     """Answer `content` (None: answer the last message again).
 
     Either Tollgate already admitted the request (`admission`, refunded if the model fails), or
-    AWS API Gateway admits it: then `gateway_key` is the user's key, sent to API Gateway only.
+    AWS API Gateway admits it: then `gateway_key` is the user's key, sent to `gateway_url` only.
     """
-
-    async def refund() -> None:
-        if admission is not None:
-            await quota_refund(info)
-
     conversation, history = await _prepare(info.owner_id, conversation_id, conversation_uuid, content)
     if conversation is None:
-        await refund()
-        yield Failed(404, messages.NO_CONVERSATION)
+        await _refund(info, admission)
+        yield Failed(404, Failed.NOT_FOUND, messages.NO_CONVERSATION)
         return
     yield Started(conversation.pk, conversation.title)
-    if gateway_key:
-        upstream, headers, model = gateway_upstream(), {"x-api-key": gateway_key}, settings.LLM_MODEL or "default"
-    else:
-        upstream, headers, model = get_upstream(), None, default_model()
+    upstream, headers, model = _route(gateway_url, gateway_key)
     payload = {"model": model, "messages": history, "stream": True, "stream_options": {"include_usage": True}}
     parts: list[str] = []
-    tokens = (0, 0)
+    tally = Tally()
     stream = None
     try:
         stream = await upstream.stream("/chat/completions", json.dumps(payload).encode(), headers)
-        splitter = EventSplitter()
-        async for chunk in stream.chunks():
-            for event in splitter.feed(chunk):
-                data = event_payload(event)
-                if data is None:
-                    continue
-                if carries_usage(event):
-                    tokens = usage_tokens(data.get("usage"))
-                text = delta_text(data)
-                if text:
-                    parts.append(text)
-                    yield Delta(text)
+        async for text in _deltas(stream, tally):
+            parts.append(text)
+            yield Delta(text)
     except UpstreamRefused as exc:
-        await refund()
-        if exc.status == 429:  # API Gateway's usage plan said no
-            yield Failed(429, _gateway_refusal(exc.body))
-            return
-        yield Failed(502, messages.MODEL_REFUSED)
+        await _refund(info, admission)
+        # A 429 from upstream is API Gateway's usage plan saying no.
+        yield _gateway_refusal(exc.body) if exc.status == 429 else Failed(502, Failed.UPSTREAM, messages.MODEL_REFUSED)
         return
     except UpstreamError:
-        await refund()
+        await _refund(info, admission)
         await _keep_answer(conversation, "".join(parts))
-        yield Failed(502, messages.MODEL_FAILED)
+        yield Failed(502, Failed.UPSTREAM, messages.MODEL_FAILED)
         return
     except (asyncio.CancelledError, GeneratorExit):
         # Stopped by the user or the client left: end the upstream request, keep what arrived, charge it.
         if stream is not None:
             stream.close()
-        asyncio.get_running_loop().create_task(_keep_answer(conversation, "".join(parts)))
-        usage_recorder.record(key_id=info.key_id, day=utc_today(), prompt_tokens=tokens[0], completion_tokens=tokens[1])
+        run_in_background(_keep_answer(conversation, "".join(parts)))
+        metering.record_usage(info, prompt_tokens=tally.prompt, completion_tokens=tally.completion)
         raise
     text = "".join(parts)
     await _keep_answer(conversation, text)
-    usage_recorder.record(key_id=info.key_id, day=utc_today(), prompt_tokens=tokens[0], completion_tokens=tokens[1])
-    if admission is None:
-        yield Done(html=render_markdown(text), remaining=None, limit=None)
-    else:
-        yield Done(html=render_markdown(text), remaining=admission.remaining, limit=admission.limit)
+    metering.record_usage(info, prompt_tokens=tally.prompt, completion_tokens=tally.completion)
+    remaining, limit = (admission.remaining, admission.limit) if admission else (None, None)
+    yield Done(html=render_markdown(text), remaining=remaining, limit=limit)
+
+
+async def _refund(info: KeyInfo, admission: Admission | None) -> None:
+    if admission is not None:
+        await metering.refund(info)

@@ -9,11 +9,15 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chat import answers, messages
-from keys.admission import key_authenticate, key_info_load, quota_refund, request_admit
+from keys import metering
 from keys.backends import get_backend
-from keys.quota import KeyInfo, seconds_until_reset
+from keys.metering import KeyInfo, seconds_until_reset
 
 logger = logging.getLogger(__name__)
+
+
+def _external_gateway_url() -> str:
+    return get_backend().external_gateway_url()
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -25,6 +29,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.task: asyncio.Task | None = None
+        # With KEYS_BACKEND=aws, API Gateway admits each message at this URL, against the user's own key.
+        self.gateway_url: str = await database_sync_to_async(_external_gateway_url)()
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -54,12 +60,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if problem:
             return await self.error("bad_request", problem)
         gateway_key = None
-        if get_backend().enforces_quota_locally:
-            info = await database_sync_to_async(key_info_load)(key_id=content["key"])
-        else:
-            # AWS API Gateway checks quotas against the user's own key, which only the browser holds.
+        if self.gateway_url:
+            # Only the browser holds the user's key: API Gateway checks quotas against it.
             gateway_key = content.get("api_key") if isinstance(content.get("api_key"), str) else ""
-            info = await key_authenticate(gateway_key) if gateway_key else None
+            info = await metering.authenticate(gateway_key) if gateway_key else None
+        else:
+            info = await metering.key_load(content["key"])
         if info is None or info.owner_id != self.user.pk or info.revoked:
             return await self.error("invalid_key", messages.NOT_YOUR_KEY)
         text = content["content"].strip() if kind == "send" else None
@@ -83,7 +89,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     ) -> None:
         admission = None
         if gateway_key is None:
-            verdict = await request_admit(info)
+            verdict = await metering.admit(info)
             if verdict.throttled_for:
                 return await self.error("too_many_requests", messages.TOO_MANY_REQUESTS, detail=messages.SLOW_DOWN)
             if verdict.revoked:
@@ -93,7 +99,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             admission = verdict.admission
         try:
             reply = answers.reply_stream(
-                info=info, admission=admission, content=text, conversation_id=conversation_id, gateway_key=gateway_key
+                info=info,
+                admission=admission,
+                content=text,
+                conversation_id=conversation_id,
+                gateway_url=self.gateway_url,
+                gateway_key=gateway_key,
             )
             # aclosing: a Stop that lands while we send a frame must still end the upstream request.
             async with aclosing(reply):
@@ -106,7 +117,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             # Whatever broke, the user gets an answer frame and their request back.
             logger.exception("chat turn failed")
             if admission is not None:
-                await quota_refund(info)
+                await metering.refund(info)
             await self.error("upstream_error", messages.OUR_FAILURE, retry=True)
 
     async def relay(self, info: KeyInfo, event) -> None:
@@ -118,11 +129,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(
                 {"type": "done", "html": event.html, "remaining": event.remaining, "limit": event.limit}
             )
-        elif event.status == 429 and event.message == messages.LIMIT_EXCEEDED:
+        elif event.code == answers.Failed.LIMIT_EXCEEDED:
             await self.limit_exceeded(info, info.limit)
-        elif event.status == 429:
+        elif event.code == answers.Failed.THROTTLED:
             await self.error("too_many_requests", messages.TOO_MANY_REQUESTS, detail=messages.SLOW_DOWN)
-        elif event.status == 404:
+        elif event.code == answers.Failed.NOT_FOUND:
             await self.error("not_found", event.message)
         else:
             await self.error("upstream_error", event.message, retry=True)

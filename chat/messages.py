@@ -1,21 +1,9 @@
-"""Every message the gateway, /query and the chat socket show to people, in one place."""
+"""Every message the chat socket and the seed's /query show to people, in one place."""
 
-LIMIT_EXCEEDED = "Limit Exceeded"
-TOO_MANY_REQUESTS = "Too Many Requests"
-RESETS = "resets at 00:00 UTC"
+from gateway.messages import LIMIT_EXCEEDED, RESETS, TOO_MANY_REQUESTS
 
-MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
-INVALID_KEY = "Invalid API key: it is mistyped, unknown or revoked. Generate one at /keys/."
-REVOKED_KEY = "Invalid API key: it has been revoked."
-UNAVAILABLE = "Tollgate could not check your key or quota just now. The request was not charged; try again shortly."
-NOT_CHARGED = "The request was not charged; try again."
+__all__ = ["LIMIT_EXCEEDED", "TOO_MANY_REQUESTS"]
 
-BODY_MISSING = "The request body is missing or larger than 4 MiB."
-BODY_NOT_JSON = "The request body is not valid JSON."
-BODY_NOT_OBJECT = "The request body must be a JSON object."
-MESSAGES_REQUIRED = "'messages' must be a non-empty list of message objects."
-MODEL_NOT_STRING = "'model' must be a string."
-MODEL_REQUIRED = "'model' is required: this server sets no default model."
 QUERY_MESSAGE_REQUIRED = "The 'message' query parameter is required."
 
 FRAME_NOT_JSON = "Frames must be JSON objects."
@@ -33,25 +21,9 @@ MODEL_REFUSED = "Something went wrong: the model refused the request. This messa
 OUR_FAILURE = "Something went wrong on our side. This message was not charged."
 
 
-def limit_exceeded(plan: str, limit: int) -> str:
-    return f"{LIMIT_EXCEEDED}: {plan} allows {limit} requests per day; {RESETS}"
-
-
 def limit_detail(plan: str, limit: int) -> str:
     return f"{plan} allows {limit} requests per day; {RESETS}."
 
 
-def too_many_requests(plan: str, rate: float) -> str:
-    return f"{TOO_MANY_REQUESTS}: {plan} allows {rate:g} requests per second."
-
-
 def too_long(limit: int) -> str:
     return f"Messages are limited to {limit} characters."
-
-
-def unknown_endpoint(path: str) -> str:
-    return f"Unknown endpoint {path}; Tollgate serves /v1/chat/completions and /v1/models."
-
-
-def wrong_method(method: str, path: str) -> str:
-    return f"Use {method} for {path}."

@@ -4,30 +4,48 @@ import asyncio
 from urllib.parse import parse_qs
 
 from chat import answers, messages
-from chat.asgi_http import Receive, Scope, Send, send_json, wait_for_disconnect
-from chat.gate import admit, authenticate, current_ratelimit_headers, ratelimit_headers
+from gateway.http import Receive, Scope, Send, send_json
+from gateway.refusals import admit, authenticate, current_ratelimit_headers, ratelimit_headers
+from gateway.tasks import wait_for_disconnect
+
+TEXT_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def query_problem(message: str) -> str:
+    if not message:
+        return messages.QUERY_MESSAGE_REQUIRED
+    if len(message) > answers.MAX_MESSAGE:
+        return messages.too_long(answers.MAX_MESSAGE)
+    return ""
 
 
 async def query(scope: Scope, receive: Receive, send: Send) -> None:
-    """The seed's GET /query?uuid=&message=: the answer streamed as plain text, counted like /v1."""
+    """Check the key and the message, spend one request, then stream the answer as plain text."""
     info = await authenticate(scope, send)
     if info is None:
         return
     params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     message = (params.get("message") or [""])[0].strip()
-    conversation = (params.get("uuid") or [""])[0].strip()
-    problem = messages.QUERY_MESSAGE_REQUIRED if not message else ""
-    if len(message) > answers.MAX_MESSAGE:
-        problem = messages.too_long(answers.MAX_MESSAGE)
+    problem = query_problem(message)
     if problem:
         return await send_json(send, 400, {"message": problem}, await current_ratelimit_headers(info))
     admission = await admit(info, send)
     if admission is None:
         return
-    headers = ratelimit_headers(admission.limit, admission.remaining)
+    reply = answers.reply_stream(
+        info=info, conversation_uuid=(params.get("uuid") or [""])[0].strip(), content=message, admission=admission
+    )
+    await stream_as_text(receive, send, reply, ratelimit_headers(admission.limit, admission.remaining))
+
+
+async def stream_as_text(receive: Receive, send: Send, reply, headers: list) -> None:
+    """Send the reply's deltas as a plain-text body; a failure before the first delta is a JSON error."""
     started = False
     watch_task = asyncio.ensure_future(wait_for_disconnect(receive))
-    reply = answers.reply_stream(info=info, conversation_uuid=conversation, content=message, admission=admission)
     try:
         async for event in reply:
             if watch_task.done():  # the client left: closing the reply below ends the upstream request
@@ -38,28 +56,11 @@ async def query(scope: Scope, receive: Receive, send: Send) -> None:
                 break
             if isinstance(event, answers.Delta):
                 if not started:
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": 200,
-                            "headers": [
-                                (b"content-type", b"text/plain; charset=utf-8"),
-                                (b"cache-control", b"no-cache"),
-                                (b"x-accel-buffering", b"no"),
-                                *headers,
-                            ],
-                        }
-                    )
+                    await send({"type": "http.response.start", "status": 200, "headers": [*TEXT_HEADERS, *headers]})
                     started = True
                 await send({"type": "http.response.body", "body": event.text.encode(), "more_body": True})
         if not started:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), *headers],
-                }
-            )
+            await send({"type": "http.response.start", "status": 200, "headers": [TEXT_HEADERS[0], *headers]})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         watch_task.cancel()

@@ -1,6 +1,5 @@
 """The chat page, and renaming and deleting conversations."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -9,7 +8,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat.markdown import render_markdown
 from chat.models import Conversation
-from chat.upstream import default_model
+from gateway.app_settings import app_settings
+from gateway.upstream import default_model
 from keys.backends import get_backend
 from keys.selectors import key_rows
 
@@ -32,14 +32,15 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         for message in current.messages.all():
             html = render_markdown(message.content) if message.role == "assistant" else ""
             history.append({"role": message.role, "content": message.content, "html": html})
+    gateway_url = get_backend().external_gateway_url()
     context = {
         "rows": [row for row in key_rows(owner=request.user) if row.key.is_active],
         "conversations": Conversation.objects.filter(owner=request.user)[:100],
         "current": current,
         "history": history,
-        "model": default_model() if get_backend().enforces_quota_locally else settings.LLM_MODEL,
         # With KEYS_BACKEND=aws, API Gateway admits each message against the user's own key.
-        "gateway_url": "" if get_backend().enforces_quota_locally else settings.AWS_API_GATEWAY_URL,
+        "gateway_url": gateway_url,
+        "model": app_settings.LLM_MODEL if gateway_url else default_model(),
     }
     return render(request, "chat/chat.html", context)
 

@@ -8,9 +8,6 @@ from keys import services
 from keys.backends import get_backend
 from keys.exceptions import KeyServiceError
 from keys.models import ApiKey, DailyUsage, Plan
-from keys.plan_sync import plans_sync
-from keys.quota import utc_today
-from keys.selectors import key_used_remotely, quota_used
 
 
 @admin.register(Plan)
@@ -39,24 +36,21 @@ class PlanAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Plan, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if not get_backend().enforces_quota_locally:
-            self.message_user(
-                request,
-                "API Gateway enforces the quotas: use the action “Sync plans to API Gateway” to apply this.",
-                messages.WARNING,
-            )
+        notice = get_backend().plan_change_notice()
+        if notice:
+            self.message_user(request, notice, messages.WARNING)
 
     @admin.action(description="Sync plans to API Gateway (KEYS_BACKEND=aws)")
     def sync_to_api_gateway(self, request: HttpRequest, queryset: QuerySet[Plan]) -> None:
-        if get_backend().enforces_quota_locally:
-            self.message_user(request, "Nothing to sync: Tollgate enforces quotas itself.", messages.INFO)
-            return
         try:
-            changes = plans_sync()
+            changes = get_backend().plans_sync()
         except KeyServiceError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
-        summary = "; ".join(str(change) for change in changes) or "usage plans already match"
+        if changes is None:
+            self.message_user(request, "Nothing to sync: Tollgate enforces quotas itself.", messages.INFO)
+            return
+        summary = "; ".join(changes) or "usage plans already match"
         self.message_user(request, f"Synced all active plans: {summary}", messages.SUCCESS)
 
 
@@ -123,10 +117,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def used_today(self, key: ApiKey) -> str:
         if not key.is_active:
             return "—"
-        if get_backend().enforces_quota_locally:
-            used = quota_used(owner_id=key.owner_id, plan_id=key.plan_id)
-        else:
-            used = key_used_remotely(key=key, day=utc_today())
+        used = get_backend().used_today(api_key=key)
         if used is None:
             return "API Gateway did not answer; try again shortly"
         return f"{used} of {key.plan.requests_per_day}"

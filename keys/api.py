@@ -14,10 +14,11 @@ from keys.serializers import CreateKeyIn, CreateKeyOut, KeyCreatedOut, KeyCreate
 ERRORS = {code: OpenApiResponse(MessageOut) for code in (400, 403, 404, 409, 500)}
 
 
-def error_response(exc: KeyServiceError) -> Response:
+def error_response(exc: KeyServiceError, *, operation: str = "create") -> Response:
+    """The error as JSON; a backend failure says which operation failed, in the seed's shape."""
     if isinstance(exc, KeyBackendError):
-        # The seed's front end reads "message"; keep its exact shape for backend failures.
-        return Response({"message": "create failed", "detail": exc.message}, status=500)
+        # The seed's front end reads "message": "create failed"; revoke and rotate say their own.
+        return Response({"message": f"{operation} failed", "detail": exc.message}, status=500)
     return Response({"detail": exc.message, "message": exc.message}, status=exc.status)
 
 
@@ -81,7 +82,7 @@ class KeyRevoke(APIView):
         try:
             services.key_revoke(key=key)
         except KeyServiceError as exc:
-            return error_response(exc)
+            return error_response(exc, operation="revoke")
         return Response(KeyOut(key).data)
 
 
@@ -92,5 +93,5 @@ class KeyRotate(APIView):
         try:
             new_key, plaintext = services.key_rotate(key=key)
         except KeyServiceError as exc:
-            return error_response(exc)
+            return error_response(exc, operation="rotate")
         return Response({**KeyOut(new_key).data, "value": plaintext})

@@ -1,13 +1,15 @@
 """The one place Tollgate talks to boto3: the API Gateway client, and AWS errors as plain messages."""
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from django.conf import settings
 
+from keys.app_settings import app_settings
 from keys.exceptions import KeyBackendError
 
 _MESSAGES = {
@@ -21,10 +23,20 @@ _MESSAGES = {
 }
 
 
-def apigateway_client():
-    """boto3's standard credential chain, region and AWS_ENDPOINT_URL; retries in standard mode."""
+@lru_cache(maxsize=4)
+def _client_for(region: str, endpoint_url: str, access_key_id: str):
+    # endpoint_url and access_key_id only key the cache: boto3 reads them from the environment itself.
     config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=15)
-    return boto3.client("apigateway", region_name=settings.AWS_REGION or None, config=config)
+    return boto3.client("apigateway", region_name=region or None, config=config)
+
+
+def apigateway_client():
+    """One client per process (boto3 clients are thread-safe): boto3's standard credential chain,
+    region and AWS_ENDPOINT_URL, with retries in standard mode."""
+    environ = os.environ
+    return _client_for(
+        app_settings.AWS_REGION, environ.get("AWS_ENDPOINT_URL", ""), environ.get("AWS_ACCESS_KEY_ID", "")
+    )
 
 
 def error_code(exc: Exception) -> str:

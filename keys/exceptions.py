@@ -1,8 +1,9 @@
-"""Errors the key services raise; each carries the message users see."""
+"""Errors the key services raise; each carries a code to decide by and the message users see."""
 
 
 class KeyServiceError(Exception):
     status = 400
+    code = "invalid"
     message = "The request could not be completed."
 
     def __init__(self, message: str | None = None) -> None:
@@ -13,22 +14,26 @@ class KeyServiceError(Exception):
 
 class PlanNotFound(KeyServiceError):
     status = 400
+    code = "plan_not_found"
     message = "Unknown plan."
 
 
 class KeyAlreadyExists(KeyServiceError):
     status = 409
+    code = "key_exists"
     message = "Key already exists"  # the seed's exact words; scripts match on them
     page_message = "You already have an active key in this plan."
 
 
 class ForeignAccount(KeyServiceError):
     status = 403
+    code = "foreign_account"
     message = "You can only create keys for yourself."
 
 
 class KeyRevoked(KeyServiceError):
     status = 409
+    code = "key_revoked"
     message = "This key is already revoked."
 
 
@@ -36,4 +41,5 @@ class KeyBackendError(KeyServiceError):
     """The key store (e.g. AWS API Gateway) refused or failed; nothing was left half-made."""
 
     status = 500
+    code = "backend_failed"
     message = "create failed"

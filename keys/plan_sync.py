@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from keys.app_settings import app_settings
 from keys.aws_client import apigateway_client, aws_errors
 from keys.models import Plan
 
@@ -30,7 +30,7 @@ def _usage_plans(client) -> list[dict]:
 
 
 def _stage() -> dict:
-    return {"apiId": settings.AWS_API_GATEWAY_API_ID, "stage": settings.AWS_API_GATEWAY_STAGE}
+    return {"apiId": app_settings.AWS_API_GATEWAY_API_ID, "stage": app_settings.AWS_API_GATEWAY_STAGE}
 
 
 def _wanted(plan: Plan) -> dict:

@@ -1,6 +1,5 @@
 """Reads of plans, keys and usage, always scoped to who is asking."""
 
-import datetime
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -8,9 +7,8 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from keys.backends import get_backend
-from keys.exceptions import KeyBackendError
+from keys.metering import utc_today
 from keys.models import ApiKey, DailyUsage, Plan
-from keys.quota import get_quota_store, utc_today
 
 
 def plan_list() -> list[Plan]:
@@ -39,10 +37,6 @@ class KeyRow:
         return None if self.used_today is None else max(self.limit - self.used_today, 0)
 
 
-def quota_used(*, owner_id: int, plan_id: int, day: datetime.date | None = None) -> int:
-    return get_quota_store().used_sync(owner_id, plan_id, day or utc_today())
-
-
 def key_rows(*, owner: AbstractBaseUser) -> list[KeyRow]:
     """The owner's keys with today's quota use and tokens, for the keys page and the dashboard."""
     today = utc_today()
@@ -53,10 +47,7 @@ def key_rows(*, owner: AbstractBaseUser) -> list[KeyRow]:
     rows = []
     for key in keys:
         if key.plan_id not in used_by_plan and key.is_active:
-            if backend.enforces_quota_locally:
-                used_by_plan[key.plan_id] = quota_used(owner_id=owner.pk, plan_id=key.plan_id, day=today)
-            else:
-                used_by_plan[key.plan_id] = key_used_remotely(key=key, day=today)
+            used_by_plan[key.plan_id] = backend.used_today(api_key=key)
         usage = stats.get(key.pk)
         rows.append(
             KeyRow(
@@ -68,11 +59,3 @@ def key_rows(*, owner: AbstractBaseUser) -> list[KeyRow]:
             )
         )
     return rows
-
-
-def key_used_remotely(*, key: ApiKey, day: datetime.date) -> int | None:
-    """Requests the backend (API Gateway) counted for the key on `day`; None if it cannot say now."""
-    try:
-        return (get_backend().key_usage(api_key=key, start=day, end=day) or {}).get(day, 0)
-    except KeyBackendError:
-        return None

@@ -6,12 +6,11 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from keys.admission import key_cache_forget
 from keys.backends import get_backend
 from keys.crypto import key_generate, key_hash
 from keys.exceptions import KeyAlreadyExists, KeyBackendError, KeyRevoked, PlanNotFound
+from keys.metering import forget_key
 from keys.models import ApiKey, Plan
-from keys.quota import get_quota_store
 
 logger = logging.getLogger(__name__)
 
@@ -110,13 +109,4 @@ def key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
 
 def _forget(key: ApiKey) -> None:
     """After the revocation commits, tell the quota store and this process's key cache."""
-
-    def forget() -> None:
-        key_cache_forget(key.prefix)
-        try:
-            get_quota_store().revoke_sync(key.pk)
-        except Exception:
-            # The revocation is committed; other processes drop their cached copy within seconds.
-            logger.exception("could not mark key %s revoked in the quota store", key.public_prefix)
-
-    transaction.on_commit(forget)
+    transaction.on_commit(lambda: forget_key(key_id=key.pk, prefix=key.prefix))

@@ -1,6 +1,5 @@
 """The /keys/ page: plans, Generate Key, the user's keys with Revoke and Rotate."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -8,7 +7,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from chat.upstream import default_model
 from keys import selectors, services
 from keys.backends import get_backend
 from keys.crypto import TAG
@@ -29,10 +27,7 @@ def _page(
         "plaintext": plaintext,
         "error": error,
         "key_tag": TAG,
-        "api_base": settings.AWS_API_GATEWAY_URL
-        if not backend.enforces_quota_locally
-        else request.build_absolute_uri("/v1"),
-        "model_hint": default_model(),
+        "api_base": backend.external_gateway_url() or request.build_absolute_uri("/v1"),
     }
     response = render(request, "keys/keys.html", context, status=status)
     if plaintext:

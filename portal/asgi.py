@@ -14,12 +14,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from chat.gateway import gateway_or  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.seed_query import query  # noqa: E402
+from gateway.routing import gateway_or  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": gateway_or(django_asgi_app),
+        "http": gateway_or(django_asgi_app, {"/query": ("GET", query)}),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

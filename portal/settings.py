@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "keys",
+    "gateway",
     "chat",
 ]
 

@@ -9,6 +9,7 @@ from django.conf import settings as django_settings
 from django.contrib.sessions.backends.db import SessionStore
 
 from chat.models import Conversation, Message
+from keys.metering import utc_today
 from keys.models import QuotaCounter
 from portal.asgi import application
 
@@ -94,9 +95,7 @@ async def test_stop_ends_generation_and_the_upstream_request(user, make_key, ups
 
 async def test_limit_exceeded_frame_past_the_quota(user, make_key, upstream):
     key, _ = await make_key(user)
-    await QuotaCounter.objects.acreate(
-        owner=user, plan_id=key.plan_id, day=__import__("keys.quota").quota.utc_today(), used=10
-    )
+    await QuotaCounter.objects.acreate(owner=user, plan_id=key.plan_id, day=utc_today(), used=10)
     communicator = await connect(user)
     await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "hi"})
     frame = await communicator.receive_json_from()
@@ -242,4 +241,24 @@ async def test_an_unexpected_failure_answers_and_refunds(user, make_key, upstrea
     frame = await communicator.receive_json_from()
     assert frame["code"] == "upstream_error" and frame["retry"] is True
     assert (await QuotaCounter.objects.aget()).used == 0
+    await communicator.disconnect()
+
+
+async def test_a_throttled_message_is_refused_and_not_charged(user, upstream, plans):
+    from keys.models import Plan
+    from keys.services import key_create
+
+    await database_sync_to_async(Plan.objects.create)(
+        name="Throttled", requests_per_day=10, throttle_rate=0.01, throttle_burst=1
+    )
+    key, _ = await database_sync_to_async(key_create)(owner=user, plan_name="Throttled")
+    communicator = await connect(user)
+    frame = {"type": "send", "key": key.pk, "conversation": None, "content": "one"}
+    await communicator.send_json_to(frame)
+    assert (await collect(communicator))[-1]["type"] == "done"
+    await communicator.send_json_to({**frame, "content": "two"})
+    error = (await collect(communicator))[-1]
+    assert error["code"] == "too_many_requests" and error["detail"] == "Slow down a little."
+    counter = await database_sync_to_async(QuotaCounter.objects.get)(owner=user, plan_id=key.plan_id)
+    assert counter.used == 1
     await communicator.disconnect()

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from chat.models import Conversation, Message
+from keys.metering import utc_today
 from keys.models import QuotaCounter
-from keys.quota import utc_today
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,9 +1,9 @@
 """Resolve the key backend named by the KEYS_BACKEND setting."""
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from keys.app_settings import app_settings
 from keys.backends.base import BaseKeyBackend
 
 ALIASES = {
@@ -13,7 +13,7 @@ ALIASES = {
 
 
 def backend_path(name: str | None = None) -> str:
-    name = name or settings.KEYS_BACKEND
+    name = name or app_settings.KEYS_BACKEND
     return ALIASES.get(name, name)
 
 
@@ -23,7 +23,8 @@ def get_backend(name: str | None = None, **options) -> BaseKeyBackend:
     try:
         klass = import_string(path)
     except ImportError as exc:
+        setting = name or app_settings.KEYS_BACKEND
         raise ImproperlyConfigured(
-            f"KEYS_BACKEND={name or settings.KEYS_BACKEND!r} is not 'local', 'aws' or an importable dotted path: {exc}"
+            f"KEYS_BACKEND={setting!r} is not 'local', 'aws' or an importable dotted path: {exc}"
         ) from exc
     return klass(**options)

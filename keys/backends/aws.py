@@ -5,18 +5,19 @@ import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from keys.app_settings import app_settings
 from keys.aws_client import apigateway_client, aws_errors, error_code
 from keys.backends.base import BaseKeyBackend
 from keys.exceptions import KeyBackendError
+from keys.metering import utc_today
 from keys.models import ApiKey, Plan
+from keys.plan_sync import plans_sync
 
 logger = logging.getLogger(__name__)
 
 
 class AwsKeyBackend(BaseKeyBackend):
     """Each Plan is a usage plan (see `manage.py sync_plans`); each key is an API Gateway API key."""
-
-    enforces_quota_locally = False
 
     def __init__(self, client=None, **options) -> None:
         super().__init__(**options)
@@ -79,3 +80,19 @@ class AwsKeyBackend(BaseKeyBackend):
         days = answer.get("items", {}).get(api_key.backend_id, [])
         # API Gateway answers [used, remaining] for each day from startDate on.
         return {start + datetime.timedelta(days=i): int(day[0]) for i, day in enumerate(days)}
+
+    def used_today(self, *, api_key: ApiKey) -> int | None:
+        day = utc_today()
+        try:
+            return (self.key_usage(api_key=api_key, start=day, end=day) or {}).get(day, 0)
+        except KeyBackendError:
+            return None
+
+    def external_gateway_url(self) -> str:
+        return app_settings.AWS_API_GATEWAY_URL
+
+    def plans_sync(self) -> list[str] | None:
+        return [str(change) for change in plans_sync(client=self.client)]
+
+    def plan_change_notice(self) -> str:
+        return "API Gateway enforces the quotas: use the action “Sync plans to API Gateway” to apply this."

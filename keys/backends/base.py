@@ -2,6 +2,7 @@
 
 import datetime
 
+from keys import metering
 from keys.models import ApiKey, Plan
 
 
@@ -11,9 +12,6 @@ class BaseKeyBackend:
     Tollgate always records a key locally (its hash, never its value). A backend makes the key
     exist wherever requests are actually admitted, and must leave nothing behind when it fails.
     """
-
-    # Whether Tollgate's own gateway enforces the quota, or something in front of the LLM does.
-    enforces_quota_locally = True
 
     def __init__(self, **options) -> None:
         self.options = options
@@ -61,3 +59,21 @@ class BaseKeyBackend:
     ) -> dict[datetime.date, int] | None:
         """Requests per day as the backend counts them, or None when Tollgate's own count is the truth."""
         return None
+
+    def used_today(self, *, api_key: ApiKey) -> int | None:
+        """Requests counted today against the key's plan, as whatever admits them counts;
+        None when that cannot be read just now."""
+        return metering.used_sync(owner_id=api_key.owner_id, plan_id=api_key.plan_id)
+
+    def external_gateway_url(self) -> str:
+        """The URL clients send LLM requests to when something in front of the LLM admits them
+        (API Gateway), or '' when Tollgate's own /v1 admits them."""
+        return ""
+
+    def plans_sync(self) -> list[str] | None:
+        """Push plans to where quotas are enforced; the changes made, or None if nothing is kept elsewhere."""
+        return None
+
+    def plan_change_notice(self) -> str:
+        """What staff must do after editing a plan for the change to apply ('' if nothing)."""
+        return ""

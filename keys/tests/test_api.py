@@ -3,6 +3,7 @@ import json
 import pytest
 from django.test import Client
 
+from keys import services
 from keys.models import ApiKey
 
 pytestmark = pytest.mark.django_db
@@ -78,10 +79,22 @@ def test_backend_failure_is_500_create_failed_with_nothing_made(alice_client, pl
     assert not ApiKey.objects.exists()
 
 
+@pytest.mark.parametrize("operation", ["revoke", "rotate"])
+def test_backend_failure_names_the_operation_that_failed(alice_client, user, plans, settings, operation):
+    key, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
+    settings.KEYS_BACKEND = "keys.tests.test_services.FailingBackend"
+    response = alice_client.post(f"/api/v1/keys/{key.pk}/{operation}/")
+    assert response.status_code == 500
+    assert response.json() == {"message": f"{operation} failed", "detail": "The key store is down."}
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is None
+
+
 def test_not_logged_in_is_refused_not_redirected(client, plans):
     response = post_json(client, "/create_key", {"plan_name": "10RequestPerDay"})
-    assert response.status_code in (401, 403)
+    # 403, as DRF answers a session-authenticated API: there is no WWW-Authenticate scheme to offer.
+    assert response.status_code == 403
     assert "location" not in response.headers
+    assert "credentials were not provided" in response.json()["detail"]
 
 
 def test_session_api_requires_csrf():

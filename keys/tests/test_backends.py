@@ -46,6 +46,11 @@ class KeyBackendContract:
 
     def test_get_backend_resolves_the_setting_when_called(self, store, settings):
         assert type(get_backend()).__name__ == self.backend_class
+        chosen = settings.KEYS_BACKEND
+        settings.KEYS_BACKEND = "keys.tests.test_backends.OtherBackend"
+        assert type(get_backend()) is OtherBackend  # no module-level copy of the setting
+        settings.KEYS_BACKEND = chosen
+        assert type(get_backend()).__name__ == self.backend_class
 
 
 class TestLocalBackend(KeyBackendContract):
@@ -85,6 +90,15 @@ def test_unknown_backend_is_a_clear_configuration_error(settings):
 def test_base_class_states_its_contract():
     from keys.backends.base import BaseKeyBackend
 
+    base = BaseKeyBackend()
     with pytest.raises(NotImplementedError, match="must provide a create_key"):
-        BaseKeyBackend().create_key(owner_email="a", plan=None, plaintext="x")
-    assert issubclass(LocalKeyBackend, BaseKeyBackend)
+        base.create_key(owner_email="a", plan=None, plaintext="x")
+    with pytest.raises(NotImplementedError, match="must provide a delete_key"):
+        base.delete_key(backend_id="x")
+    with pytest.raises(NotImplementedError, match="must provide a revoke_key"):
+        base.revoke_key(api_key=None)
+    assert base.external_gateway_url() == "" and base.plans_sync() is None and base.plan_change_notice() == ""
+
+
+class OtherBackend(LocalKeyBackend):
+    """A backend named by dotted path, to show the setting is read at call time."""

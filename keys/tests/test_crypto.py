@@ -1,3 +1,4 @@
+import math
 import re
 
 from keys import crypto
@@ -15,7 +16,10 @@ def test_keys_are_unique_and_carry_enough_randomness():
     assert len(keys) == 500
     prefixes = {key[3:11] for key in keys}
     assert len(prefixes) == 500  # the public prefix itself tells keys apart
-    assert crypto.SECRET_LENGTH * 5.95 >= 160  # log2(62) ~ 5.95 bits per character
+    secrets_ = [crypto.KEY_RE.match(key)["secret"] for key in keys]
+    alphabet = set("".join(secrets_))
+    assert len(alphabet) == 62  # 500 keys of 32 characters use every base62 character
+    assert min(len(secret) for secret in secrets_) * math.log2(len(alphabet)) >= 160
 
 
 def test_a_single_mistyped_character_fails_the_checksum():

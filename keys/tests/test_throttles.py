@@ -5,8 +5,10 @@ import dataclasses
 import pytest
 
 from conftest import service_reachable
-from keys.quota import KeyInfo
-from keys.throttle import LocalThrottle, RedisThrottle, throttle_wait
+from keys.metering import KeyInfo
+from keys.metering.throttle import throttle_wait
+from keys.metering.throttle.local import LocalThrottle
+from keys.metering.throttle.redis import RedisThrottle
 
 INFO = KeyInfo(
     key_id=987654,

@@ -1,7 +1,7 @@
 import datetime
 
-from chat.gate import presented_key, reset_duration
-from keys.quota import seconds_until_reset
+from gateway.refusals import presented_key, reset_duration
+from keys.metering import seconds_until_reset
 
 
 def test_reset_is_written_as_openai_durations():

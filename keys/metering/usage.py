@@ -9,7 +9,7 @@ from collections import defaultdict
 from django.db import connection, transaction
 from django.utils import timezone
 
-from keys.dbthread import in_db_thread
+from keys.metering.dbthread import in_db_thread
 from keys.models import ApiKey, DailyUsage
 
 logger = logging.getLogger(__name__)

@@ -6,8 +6,11 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from conftest import service_reachable
-from keys.admission import key_info_load
-from keys.quota import DatabaseQuota, RedisQuota, get_quota_store, utc_today
+from keys.metering import utc_today
+from keys.metering.keycache import key_info_load
+from keys.metering.quota import get_quota_store
+from keys.metering.quota.database import DatabaseQuota
+from keys.metering.quota.redis import RedisQuota
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

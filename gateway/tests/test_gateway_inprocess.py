@@ -4,8 +4,8 @@ import httpx
 import pytest
 from django.db import OperationalError
 
+from keys.metering.quota.database import DatabaseQuota
 from keys.models import QuotaCounter
-from keys.quota import DatabaseQuota
 from portal.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)

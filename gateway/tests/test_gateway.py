@@ -86,6 +86,20 @@ def test_the_eleventh_request_gets_429_limit_exceeded(sdk, user, key_factory, up
     assert QuotaCounter.objects.get().used == 10
 
 
+def test_the_sdk_does_not_retry_a_spent_day(live, user, key_factory, upstream_live):
+    _, plaintext = key_factory(user, "10RequestPerDay")
+    sent = []
+    http = httpx.Client(event_hooks={"request": [sent.append]})
+    client = openai.OpenAI(base_url=live.url + "/v1", api_key=plaintext, max_retries=3, http_client=http)
+    for _ in range(10):
+        chat(client)
+    sent.clear()
+    with pytest.raises(openai.RateLimitError) as error:
+        chat(client)
+    assert error.value.response.headers["x-should-retry"] == "false"
+    assert len(sent) == 1  # without the header the SDK would have tried 4 times
+
+
 @pytest.mark.parametrize(
     "headers",
     [

@@ -2,10 +2,10 @@
 
 import logging
 
-from chat import messages
-from chat.asgi_http import Scope, Send, send_error, send_json
-from keys.admission import key_authenticate, quota_used, request_admit
-from keys.quota import Admission, KeyInfo, seconds_until_reset
+from gateway import messages
+from gateway.http import Scope, Send, send_error, send_json
+from keys import metering
+from keys.metering import Admission, KeyInfo, seconds_until_reset
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +27,14 @@ def ratelimit_headers(limit: int, remaining: int) -> list[tuple[bytes, bytes]]:
 async def current_ratelimit_headers(info: KeyInfo) -> list[tuple[bytes, bytes]]:
     """The rate-limit headers for an answer that spent nothing (a 400, a throttle refusal)."""
     try:
-        used = await quota_used(info)
+        used = await metering.used(info)
     except Exception:
         return []
     return ratelimit_headers(info.limit, info.limit - used)
+
+
+async def send_unavailable(send: Send) -> None:
+    await send_error(send, 503, messages.UNAVAILABLE, "server_error", "service_unavailable", [(b"retry-after", b"5")])
 
 
 def presented_key(scope: Scope) -> str:
@@ -47,12 +51,10 @@ def presented_key(scope: Scope) -> str:
 async def authenticate(scope: Scope, send: Send) -> KeyInfo | None:
     raw = presented_key(scope)
     try:
-        info = await key_authenticate(raw) if raw else None
+        info = await metering.authenticate(raw) if raw else None
     except Exception:
         logger.exception("key lookup failed")
-        await send_error(
-            send, 503, messages.UNAVAILABLE, "server_error", "service_unavailable", [(b"retry-after", b"5")]
-        )
+        await send_unavailable(send)
         return None
     if info is None:
         message = messages.MISSING_KEY if not raw else messages.INVALID_KEY
@@ -65,12 +67,10 @@ async def authenticate(scope: Scope, send: Send) -> KeyInfo | None:
 async def admit(info: KeyInfo, send: Send) -> Admission | None:
     """Spend one request of the day; answer the refusal and return None if refused."""
     try:
-        verdict = await request_admit(info)
+        verdict = await metering.admit(info)
     except Exception:
         logger.exception("quota check failed")
-        await send_error(
-            send, 503, messages.UNAVAILABLE, "server_error", "service_unavailable", [(b"retry-after", b"5")]
-        )
+        await send_unavailable(send)
         return None
     if verdict.throttled_for:
         retry = str(max(int(verdict.throttled_for + 0.999), 1)).encode()

@@ -1,0 +1,31 @@
+"""The gateway's settings, read when asked (allauth's app_settings pattern), each with its default."""
+
+from django.conf import settings
+
+
+class AppSettings:
+    def _setting(self, name: str, default: object) -> object:
+        return getattr(settings, name, default)
+
+    @property
+    def LLM_BASE_URL(self) -> str:
+        """The OpenAI-compatible upstream, including /v1; empty: the built-in demo model."""
+        return self._setting("LLM_BASE_URL", "")
+
+    @property
+    def LLM_API_KEY(self) -> str:
+        """The provider's secret, sent upstream and never to users."""
+        return self._setting("LLM_API_KEY", "")
+
+    @property
+    def LLM_MODEL(self) -> str:
+        """The model used when a request names none."""
+        return self._setting("LLM_MODEL", "")
+
+    @property
+    def LLM_TIMEOUT(self) -> float:
+        """Seconds to wait for the upstream's next byte."""
+        return self._setting("LLM_TIMEOUT", 120.0)
+
+
+app_settings = AppSettings()

@@ -1,0 +1,19 @@
+"""System checks for the LLM upstream's settings."""
+
+from urllib.parse import urlparse
+
+from django.core.checks import Error, register
+
+from gateway.app_settings import app_settings
+
+
+@register()
+def check_llm_upstream(app_configs=None, **kwargs) -> list[Error]:
+    url = app_settings.LLM_BASE_URL
+    if url and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
+        return [
+            Error(
+                f"LLM_BASE_URL={url!r} is not an http(s) URL.", hint="e.g. http://127.0.0.1:8080/v1", id="gateway.E001"
+            )
+        ]
+    return []

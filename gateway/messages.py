@@ -1,0 +1,43 @@
+"""Every message the /v1 gateway gives people, in one place. The API's bodies stay English: clients parse them."""
+
+LIMIT_EXCEEDED = "Limit Exceeded"  # the seed's exact words; its front end checks for them
+TOO_MANY_REQUESTS = "Too Many Requests"
+RESETS = "resets at 00:00 UTC"
+
+MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
+INVALID_KEY = "Invalid API key: it is mistyped, unknown or revoked. Generate one at /keys/."
+REVOKED_KEY = "Invalid API key: it has been revoked."
+UNAVAILABLE = "Tollgate could not check your key or quota just now. The request was not charged; try again shortly."
+NOT_CHARGED = "The request was not charged; try again."
+
+BODY_MISSING = "The request body is missing or larger than 4 MiB."
+BODY_NOT_JSON = "The request body is not valid JSON."
+BODY_NOT_OBJECT = "The request body must be a JSON object."
+MESSAGES_REQUIRED = "'messages' must be a non-empty list of message objects."
+MODEL_NOT_STRING = "'model' must be a string."
+MODEL_REQUIRED = "'model' is required: this server sets no default model."
+
+UPSTREAM_TIMEOUT = "The model server did not answer in time."
+UPSTREAM_UNREACHABLE = "The model server could not be reached."
+UPSTREAM_BROKE_OFF = "The model server broke off its answer."
+UPSTREAM_STOPPED = "The model server stopped answering."
+
+
+def upstream_failed(status: int) -> str:
+    return f"The model server failed (HTTP {status})."
+
+
+def limit_exceeded(plan: str, limit: int) -> str:
+    return f"{LIMIT_EXCEEDED}: {plan} allows {limit} requests per day; {RESETS}"
+
+
+def too_many_requests(plan: str, rate: float) -> str:
+    return f"{TOO_MANY_REQUESTS}: {plan} allows {rate:g} requests per second."
+
+
+def unknown_endpoint(path: str) -> str:
+    return f"Unknown endpoint {path}; Tollgate serves /v1/chat/completions and /v1/models."
+
+
+def wrong_method(method: str, path: str) -> str:
+    return f"Use {method} for {path}."

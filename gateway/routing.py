@@ -1,0 +1,64 @@
+"""The gateway's front door: /v1/* (and any extra routes given) to their handlers, the rest to Django."""
+
+from collections.abc import Awaitable, Callable
+
+from gateway import messages
+from gateway.http import Receive, Scope, Send, send_bytes, send_error
+from gateway.relay import chat_completions, models
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+Routes = dict[str, tuple[str, Handler]]
+
+V1_ROUTES: Routes = {
+    "/v1/chat/completions": ("POST", chat_completions),
+    "/v1/models": ("GET", models),
+}
+CORS_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (
+        b"access-control-expose-headers",
+        b"x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, retry-after",
+    ),
+]
+PREFLIGHT_HEADERS = [
+    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+    # "*" does not cover Authorization, so it is named.
+    (b"access-control-allow-headers", b"authorization, x-api-key, content-type, *"),
+    (b"access-control-max-age", b"86400"),
+]
+
+
+def gateway_or(django_app: Callable, extra_routes: Routes | None = None) -> Callable:
+    """Send /v1/* and `extra_routes` to the gateway, everything else to Django. Routes are fixed here."""
+    routes: Routes = {**V1_ROUTES, **(extra_routes or {})}
+    exact = frozenset(path for path in routes if not path.startswith("/v1/"))
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path.startswith("/v1/") or path == "/v1" or path in exact:
+                return await dispatch(routes, scope, receive, send)
+        return await django_app(scope, receive, send)
+
+    return app
+
+
+async def dispatch(routes: Routes, scope: Scope, receive: Receive, plain_send: Send) -> None:
+    # Keys travel in headers, never cookies, so any web page may call the API (as the seed allowed).
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message["headers"], *CORS_HEADERS]
+        await plain_send(message)
+
+    path, method = scope["path"].rstrip("/"), scope["method"]
+    if method == "OPTIONS":
+        return await send_bytes(send, 204, b"", PREFLIGHT_HEADERS)
+    route = routes.get(path)
+    if route is None:
+        message = messages.unknown_endpoint(scope["path"])
+        return await send_error(send, 404, message, "invalid_request_error", "not_found")
+    if method != route[0]:
+        message = messages.wrong_method(route[0], path)
+        allow = [(b"allow", route[0].encode())]
+        return await send_error(send, 405, message, "invalid_request_error", "method_not_allowed", allow)
+    await route[1](scope, receive, send)

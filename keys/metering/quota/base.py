@@ -1,0 +1,41 @@
+"""The contract every daily-quota store fulfils."""
+
+import datetime
+
+from keys.metering.types import Admission, KeyInfo
+
+
+class BaseQuotaStore:
+    """Counts requests per owner, plan and UTC day, and admits exactly up to the plan's limit.
+
+    Counting per plan rather than per key means revoking or rotating a key never refills the day.
+    """
+
+    # -- Must be implemented by subclasses ------------------------------------------------------
+
+    async def consume(self, info: KeyInfo, day: datetime.date) -> Admission:
+        """Count one request if the day's count is under the plan's live limit and the key is not revoked.
+
+        Atomic across every process sharing the store: N concurrent calls against a limit L admit
+        exactly min(N, L). A refusal says whether the key was revoked, with the live limit.
+        """
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide a consume() method")
+
+    async def refund(self, info: KeyInfo, day: datetime.date) -> None:
+        """Give back one request counted by consume(); never takes the count below zero."""
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide a refund() method")
+
+    async def used(self, info: KeyInfo, day: datetime.date) -> int:
+        """The day's count, without counting one more."""
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide a used() method")
+
+    def used_sync(self, owner_id: int, plan_id: int, day: datetime.date) -> int:
+        """used(), for pages and the admin, which run outside the event loop."""
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide a used_sync() method")
+
+    # -- May be overridden ------------------------------------------------------------------------
+
+    def revoke_sync(self, key_id: int) -> None:
+        """Learn that a key was revoked, so consume() refuses it at once. A store that reads
+        revocation from the database itself need do nothing."""
+        return None

@@ -1,0 +1,86 @@
+"""Daily quotas in Redis: a counter changed by a Lua script, which Redis runs atomically."""
+
+import datetime
+
+import redis
+import redis.asyncio
+from django.db.models import Sum
+
+from keys.metering.dbthread import in_db_thread
+from keys.metering.loopbound import LoopBound
+from keys.metering.quota.base import BaseQuotaStore
+from keys.metering.types import Admission, KeyInfo
+from keys.models import DailyUsage
+
+_CONSUME_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0} end
+local raw = redis.call('GET', KEYS[1])
+if not raw then
+  if ARGV[3] == '' then return {-2, 0} end
+  redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[2])
+  raw = redis.call('GET', KEYS[1])
+end
+local used = tonumber(raw)
+if used >= tonumber(ARGV[1]) then return {0, used} end
+return {1, redis.call('INCR', KEYS[1])}
+"""
+_REFUND_LUA = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+_COUNTER_TTL = 3 * 24 * 3600
+_UNSEEDED, _REVOKED, _ADMITTED = -2, -1, 1
+
+
+def _answered_in_database(owner_id: int, plan_id: int, day: datetime.date) -> int:
+    usage = DailyUsage.objects.filter(key__owner_id=owner_id, key__plan_id=plan_id, day=day)
+    return usage.aggregate(total=Sum("requests"))["total"] or 0
+
+
+class _Scripts:
+    def __init__(self, url: str) -> None:
+        self.client = redis.asyncio.Redis.from_url(url)
+        self.consume = self.client.register_script(_CONSUME_LUA)
+        self.refund = self.client.register_script(_REFUND_LUA)
+
+
+class RedisQuota(BaseQuotaStore):
+    """A day's counter that Redis does not have (a new day, or Redis restarted) starts from the
+    requests the database recorded, so a restart of Redis does not hand out the day's quota again.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sync = redis.Redis.from_url(url)
+        self._scripts = LoopBound(lambda: _Scripts(url))
+
+    @staticmethod
+    def counter_key(owner_id: int, plan_id: int, day: datetime.date) -> str:
+        return f"tollgate:quota:{owner_id}:{plan_id}:{day.isoformat()}"
+
+    @staticmethod
+    def revoked_key(key_id: int) -> str:
+        return f"tollgate:revoked:{key_id}"
+
+    async def consume(self, info: KeyInfo, day: datetime.date) -> Admission:
+        keys = [self.counter_key(info.owner_id, info.plan_id, day), self.revoked_key(info.key_id)]
+        script = self._scripts.get().consume
+        code, used = await script(keys=keys, args=[info.limit, _COUNTER_TTL, ""])
+        if code == _UNSEEDED:
+            seed = await in_db_thread(_answered_in_database, info.owner_id, info.plan_id, day)
+            code, used = await script(keys=keys, args=[info.limit, _COUNTER_TTL, seed])
+        return Admission(admitted=code == _ADMITTED, used=int(used), limit=info.limit, revoked=code == _REVOKED)
+
+    async def refund(self, info: KeyInfo, day: datetime.date) -> None:
+        await self._scripts.get().refund(keys=[self.counter_key(info.owner_id, info.plan_id, day)])
+
+    def used_sync(self, owner_id: int, plan_id: int, day: datetime.date) -> int:
+        return int(self.sync.get(self.counter_key(owner_id, plan_id, day)) or 0)
+
+    async def used(self, info: KeyInfo, day: datetime.date) -> int:
+        client = self._scripts.get().client
+        return int(await client.get(self.counter_key(info.owner_id, info.plan_id, day)) or 0)
+
+    def revoke_sync(self, key_id: int) -> None:
+        self.sync.set(self.revoked_key(key_id), 1)
