@@ -92,6 +92,25 @@ def upstream_server() -> Iterator[Upstream]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def second_upstream_server() -> Iterator[Upstream]:
+    server = Upstream(reply="Second upstream here.").start_in_thread()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _catalogue_fresh_in_each_test():
+    """Each test reads the catalogue as its own database has it, with every circuit closed."""
+    from gateway import balancer
+    from gateway.catalogue import catalogue_forget
+
+    catalogue_forget()
+    balancer.reset()
+    yield
+    catalogue_forget()
+
+
 @pytest.fixture
 def upstream(upstream_server: Upstream, settings) -> Iterator[Upstream]:
     """The loopback LLM, reset, and this process's settings pointing at it."""
@@ -123,7 +142,8 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-        full_env.update({"DJANGO_SECRET_KEY": "live-test-secret", "DJANGO_DEBUG": "0", **env})
+        # The same secret key as this process, so that upstream keys sealed here can be unsealed there.
+        full_env.update({"DJANGO_SECRET_KEY": settings.SECRET_KEY, "DJANGO_DEBUG": "0", **env})
         address = ["127.0.0.1", str(self.port)]
         if server == "daphne":
             command = [sys.executable, "-m", "daphne", "-b", address[0], "-p", address[1]]
@@ -173,6 +193,7 @@ def live_server_env(upstream_server) -> dict[str, str]:
         "LLM_BASE_URL": upstream_server.base_url,
         "LLM_API_KEY": "provider-secret-never-shown",
         "LLM_MODEL": "loopback-model",
+        "GATEWAY_CATALOGUE_SECONDS": "0",  # tests change the catalogue and expect it at once
     }
 
 

@@ -6,14 +6,22 @@ Run alone: python bench/upstream.py --port 9100
 The model name steers one request: "fail-500" answers 500, "fail-400" answers 400, "fail-close" drops
 the connection, "slow-<ms>" waits before answering, "gap-<ms>" waits between streamed chunks, and
 "quota-429" / "throttle-429" answer as AWS API Gateway does past a usage plan's quota or throttle.
-Server-wide defaults (reply, chunk_gap, fail_status) can be changed by a test while it runs.
+Server-wide defaults (reply, chunk_gap, fail_status, refuse_credentials) can be changed by a test
+while it runs. Besides chat it answers OpenAI's other endpoints (bench/openai_shapes.py).
 """
 
 import argparse
 import asyncio
 import json
+import re
+import sys
 import threading
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import openai_shapes  # noqa: E402
 
 REPLY = "Hello from the loopback model. It streams this answer word by word."
 
@@ -22,9 +30,10 @@ class Upstream:
     """State shared by every connection: defaults, and a record of what was asked."""
 
     def __init__(self, reply: str = REPLY, record: bool = True) -> None:
-        self.reply = reply
+        self.reply = self.default_reply = reply
         self.chunk_gap = 0.0
         self.fail_status = 0
+        self.refuse_credentials = False  # answer 401, echoing the key it was sent, as some servers do
         self.record = record
         self.requests: list[dict] = []
         self.streams_started = 0
@@ -40,7 +49,7 @@ class Upstream:
         return f"http://{self.host}:{self.port}/v1"
 
     def reset(self) -> None:
-        self.reply, self.chunk_gap, self.fail_status = REPLY, 0.0, 0
+        self.reply, self.chunk_gap, self.fail_status, self.refuse_credentials = self.default_reply, 0.0, 0, False
         self.requests.clear()
         self.streams_started = self.streams_finished = self.streams_abandoned = 0
 
@@ -122,18 +131,22 @@ class _Connection(asyncio.Protocol):
 
     def _handle(self, method: str, path: str, headers: dict, body: bytes) -> None:
         upstream = self.upstream
-        payload = json.loads(body) if body else {}
+        multipart = headers.get("content-type", "").startswith("multipart/")
+        payload = _multipart_fields(body) if multipart else json.loads(body) if body else {}
         if upstream.record:
             upstream.requests.append({"method": method, "path": path, "headers": headers, "json": payload})
+        if upstream.refuse_credentials:
+            echo = {"error": {"message": f"Incorrect API key provided: {headers.get('authorization', '')}"}}
+            return self.transport.write(_response(401, json.dumps(echo).encode()))
         if path.endswith("/models"):
             models = {
                 "object": "list",
                 "data": [{"id": "loopback-model", "object": "model", "created": 0, "owned_by": "tests"}],
             }
             return self.transport.write(_response(200, json.dumps(models).encode()))
-        if not path.endswith("/chat/completions"):
-            return self.transport.write(_response(404, b'{"error": {"message": "not found"}}'))
         model = str(payload.get("model") or "")
+        if not path.endswith("/chat/completions"):
+            return self._other(path, payload, model)
         if model == "fail-close":
             return self.transport.close()
         if model in ("quota-429", "throttle-429"):  # what AWS API Gateway answers past a usage plan
@@ -150,6 +163,26 @@ class _Connection(asyncio.Protocol):
             asyncio.get_running_loop().create_task(self._slow(payload, model, delay, gap))
             return
         self.transport.write(_response(200, json.dumps(_completion(payload, model, upstream.reply)).encode()))
+
+    def _other(self, path: str, payload: dict, model: str) -> None:
+        upstream = self.upstream
+        if upstream.fail_status or model == "fail-500":
+            status = upstream.fail_status or 500
+            return self.transport.write(_response(status, b'{"error": {"message": "loopback failure"}}'))
+        if payload.get("stream"):
+            events = openai_shapes.stream_events(path, payload, model, upstream.reply)
+            if events is not None:
+                self.transport.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+                    + b"".join(_chunk(event) for event in events)
+                    + b"0\r\n\r\n"
+                )
+                return
+        answer = openai_shapes.whole(path, payload, model, upstream.reply)
+        if answer is None:
+            return self.transport.write(_response(404, b'{"error": {"message": "not found"}}'))
+        content_type, body = answer
+        self.transport.write(_response(200, body, content_type))
 
     async def _slow(self, payload: dict, model: str, delay: float, gap: float) -> None:
         try:
@@ -206,6 +239,14 @@ class _Connection(asyncio.Protocol):
             self.transport.write(event([], _usage(payload, len(words))))
         self.transport.write(_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
         upstream.streams_finished += 1
+
+
+_FIELD = re.compile(rb'name="([^"]+)"(?:; filename="[^"]*")?\r\n(?:[^\r\n]+\r\n)*\r\n(.*?)\r\n--', re.S)
+
+
+def _multipart_fields(body: bytes) -> dict:
+    """The fields of a multipart body (enough to see which model was asked for)."""
+    return {name.decode(): value.decode("utf-8", "replace") for name, value in _FIELD.findall(body)}
 
 
 def _usage(payload: dict, completion: int) -> dict:

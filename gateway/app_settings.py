@@ -27,5 +27,10 @@ class AppSettings:
         """Seconds to wait for the upstream's next byte."""
         return self._setting("LLM_TIMEOUT", 120.0)
 
+    @property
+    def GATEWAY_CATALOGUE_SECONDS(self) -> float:
+        """How long a process keeps its copy of the model catalogue; staff changes apply within this."""
+        return self._setting("GATEWAY_CATALOGUE_SECONDS", 2.0)
+
 
 app_settings = AppSettings()

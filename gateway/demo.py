@@ -6,8 +6,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+from gateway import messages
+from gateway.errors import UpstreamRefused
 from gateway.streams import Stream
 
+JSON = "application/json"
 DEMO_MODEL = "tollgate-demo"
 DEMO_REPLY = (
     "Hello! I am **Tollgate's built-in demo model**, not a real LLM. "
@@ -22,9 +25,12 @@ class DemoUpstream:
     is_demo = True
     word_delay = 0.04
 
-    async def request(self, method: str, path: str, body: bytes | None = None) -> bytes:
+    async def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[bytes, str]:
         if path == "/models":
-            return json.dumps({"object": "list", "data": [_demo_model_card()]}).encode()
+            return json.dumps({"object": "list", "data": [_demo_model_card()]}).encode(), JSON
+        _only_chat(path)
         payload = json.loads(body or b"{}")
         completion = {
             "id": f"chatcmpl-demo-{uuid.uuid4().hex[:12]}",
@@ -34,9 +40,10 @@ class DemoUpstream:
             "choices": [{"index": 0, "message": {"role": "assistant", "content": DEMO_REPLY}, "finish_reason": "stop"}],
             "usage": _demo_usage(payload),
         }
-        return json.dumps(completion).encode()
+        return json.dumps(completion).encode(), JSON
 
     async def stream(self, path: str, body: bytes, headers: dict | None = None) -> Stream:
+        _only_chat(path)
         payload = json.loads(body)
         ident = f"chatcmpl-demo-{uuid.uuid4().hex[:12]}"
         created = int(time.time())
@@ -70,3 +77,9 @@ def _demo_usage(payload: dict) -> dict:
     prompt = sum(len(str(m.get("content", "")).split()) for m in payload.get("messages", []) if isinstance(m, dict))
     completion = len(DEMO_REPLY.split())
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _only_chat(path: str) -> None:
+    if path != "/chat/completions":
+        error = {"error": {"message": messages.DEMO_ONLY_CHATS, "type": "invalid_request_error", "code": "demo_model"}}
+        raise UpstreamRefused(400, json.dumps(error).encode(), JSON)

@@ -14,6 +14,14 @@ BODY_MISSING = "The request body is missing or larger than 4 MiB."
 BODY_NOT_JSON = "The request body is not valid JSON."
 BODY_NOT_OBJECT = "The request body must be a JSON object."
 MESSAGES_REQUIRED = "'messages' must be a non-empty list of message objects."
+ROLE_NOT_STRING = "Each message's 'role' must be a string."
+CONTENT_TYPE = "Each message's 'content' must be a string, a list of content parts, or null."
+PROMPT_REQUIRED = "'prompt' must be a string or a list."
+INPUT_REQUIRED = "'input' must be a non-empty string or list."
+STREAM_NOT_BOOLEAN = "'stream' must be true or false."
+STREAM_OPTIONS_NOT_OBJECT = "'stream_options' must be an object."
+BODY_TOO_DEEP = "The request body is nested too deeply."
+MULTIPART_BOUNDARY = "A multipart body needs a boundary in its Content-Type."
 MODEL_NOT_STRING = "'model' must be a string."
 MODEL_REQUIRED = "'model' is required: this server sets no default model."
 
@@ -21,6 +29,10 @@ UPSTREAM_TIMEOUT = "The model server did not answer in time."
 UPSTREAM_UNREACHABLE = "The model server could not be reached."
 UPSTREAM_BROKE_OFF = "The model server broke off its answer."
 UPSTREAM_STOPPED = "The model server stopped answering."
+UPSTREAM_CREDENTIALS = "The model server refused Tollgate's credentials. The operator has been told; try again later."
+DEMO_ONLY_CHATS = (
+    "The built-in demo model only answers /v1/chat/completions; the operator sets LLM_BASE_URL for a real model."
+)
 
 
 def upstream_failed(status: int) -> str:
@@ -36,7 +48,15 @@ def too_many_requests(plan: str, rate: float) -> str:
 
 
 def unknown_endpoint(path: str) -> str:
-    return f"Unknown endpoint {path}; Tollgate serves /v1/chat/completions and /v1/models."
+    return (
+        f"Unknown endpoint {path}; Tollgate serves /v1/models, /v1/chat/completions, /v1/completions, "
+        "/v1/embeddings, /v1/responses, /v1/moderations, /v1/images/generations and /v1/audio/*."
+    )
+
+
+def model_not_found(model: str, granted: list[str]) -> str:
+    available = ", ".join(granted) if granted else "none"
+    return f"The model '{model}' does not exist or your plan does not include it. Models for this key: {available}."
 
 
 def wrong_method(method: str, path: str) -> str:

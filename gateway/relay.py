@@ -1,72 +1,19 @@
-"""The /v1 endpoints: relay a request upstream once it is admitted, refund it if the model fails."""
+"""Relaying an admitted request to the model's upstream, whole or streamed; refunded if no upstream answers."""
 
 import json
 from dataclasses import dataclass
 
-from gateway import messages
-from gateway.http import JSON, SSE_HEADERS, Receive, Scope, Send, read_body, send_bytes, send_error
-from gateway.refusals import admit, authenticate, current_ratelimit_headers, ratelimit_headers
-from gateway.sse import EventSplitter, body_usage_tokens, carries_usage, event_payload, usage_tokens
+from gateway import balancer, messages
+from gateway.bodies import ModelRequest
+from gateway.catalogue import Route, Target
+from gateway.errors import UpstreamError, UpstreamRefused
+from gateway.http import SSE_HEADERS, Receive, Send, send_bytes, send_error
+from gateway.refusals import ratelimit_headers
+from gateway.sse import EventSplitter, body_usage_tokens, carries_usage, event_payload, event_usage, usage_tokens
 from gateway.streams import Stream
 from gateway.tasks import unless_client_leaves
-from gateway.upstream import UpstreamError, UpstreamRefused, default_model, get_upstream
-from gateway.validation import validate_chat
 from keys import metering
 from keys.metering import Admission, KeyInfo
-
-
-async def models(scope: Scope, receive: Receive, send: Send) -> None:
-    if await authenticate(scope, send) is None:
-        return
-    try:
-        body = await get_upstream().request("GET", "/models")
-    except UpstreamError as exc:
-        return await send_error(send, exc.status, exc.message, "upstream_error", "upstream_unavailable")
-    except UpstreamRefused as exc:
-        return await send_bytes(send, exc.status, exc.body, [(b"content-type", exc.content_type.encode())])
-    await send_bytes(send, 200, body, [JSON])
-
-
-async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
-    info = await authenticate(scope, send)
-    if info is None:
-        return
-    body = await read_body(receive)
-    payload, problem = validate_chat(body)
-    if payload is None:
-        headers = await current_ratelimit_headers(info)
-        return await send_error(send, 400, problem, "invalid_request_error", "invalid_request", headers)
-    if not payload.get("model"):
-        payload["model"] = default_model()
-        body = None
-        if not payload["model"]:
-            headers = await current_ratelimit_headers(info)
-            return await send_error(
-                send, 400, messages.MODEL_REQUIRED, "invalid_request_error", "model_required", headers
-            )
-    admission = await admit(info, send)
-    if admission is None:
-        return
-    if payload.get("stream"):
-        return await relay_stream(receive, send, info, payload, admission)
-    try:
-        answer = await get_upstream().request("POST", "/chat/completions", body or json.dumps(payload).encode())
-    except (UpstreamError, UpstreamRefused) as exc:
-        return await upstream_failed(send, info, exc, admission)
-    prompt, completion = body_usage_tokens(answer)
-    metering.record_usage(info, prompt_tokens=prompt, completion_tokens=completion)
-    await send_bytes(send, 200, answer, [JSON, *ratelimit_headers(admission.limit, admission.remaining)])
-
-
-async def upstream_failed(send: Send, info: KeyInfo, exc: Exception, admission: Admission) -> None:
-    """Refund the request and say what happened: a request the model did not answer is not charged."""
-    await metering.refund(info)
-    headers = ratelimit_headers(admission.limit, admission.remaining + 1)
-    if isinstance(exc, UpstreamRefused):
-        return await send_bytes(send, exc.status, exc.body, [(b"content-type", exc.content_type.encode()), *headers])
-    await send_error(
-        send, exc.status, f"{exc.message} {messages.NOT_CHARGED}", "upstream_error", "upstream_unavailable", headers
-    )
 
 
 @dataclass(slots=True)
@@ -77,23 +24,74 @@ class Tally:
     completion: int = 0
 
 
-async def relay_stream(receive: Receive, send: Send, info: KeyInfo, payload: dict, admission: Admission) -> None:
-    wants_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-    # Tollgate always asks for usage, to count tokens; it drops that event if the client did not ask.
-    payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One admitted request on its way upstream."""
+
+    info: KeyInfo
+    admission: Admission
+    route: Route
+    path: str
+    request: ModelRequest
+    asks_usage: bool  # chat and text completions report usage in a stream only when asked
+
+    def body_for(self, target: Target) -> bytes:
+        return self.request.body_for(target.model, include_usage=self.asks_usage)
+
+    def headers(self) -> dict:
+        return {"content-type": self.request.content_type}
+
+
+async def relay_whole(send: Send, call: Call) -> None:
+    async def attempt(target: Target) -> tuple[bytes, str]:
+        return await target.client.request("POST", call.path, call.body_for(target), call.headers())
+
     try:
-        stream = await get_upstream().stream("/chat/completions", json.dumps(payload).encode())
+        (answer, content_type), _ = await balancer.with_failover(call.route, attempt)
     except (UpstreamError, UpstreamRefused) as exc:
-        return await upstream_failed(send, info, exc, admission)
-    tally = Tally()
-    headers = ratelimit_headers(admission.limit, admission.remaining)
+        return await upstream_failed(send, call, exc)
+    prompt, completion = body_usage_tokens(answer)
+    metering.record_usage(call.info, prompt_tokens=prompt, completion_tokens=completion)
+    headers = [(b"content-type", content_type.encode("latin-1")), *admission_headers(call.admission)]
+    await send_bytes(send, 200, answer, headers)
+
+
+async def relay_stream(receive: Receive, send: Send, call: Call) -> None:
+    payload = call.request.payload or {}
+    client_wants_usage = not call.asks_usage or bool((payload.get("stream_options") or {}).get("include_usage"))
+
+    async def attempt(target: Target) -> Stream:
+        return await target.client.stream(call.path, call.body_for(target), call.headers())
+
     try:
-        await unless_client_leaves(relay_events(send, stream, headers, wants_usage, tally), receive, stream.close)
+        stream, _ = await balancer.with_failover(call.route, attempt)
+    except (UpstreamError, UpstreamRefused) as exc:
+        return await upstream_failed(send, call, exc)
+    tally = Tally()
+    headers = admission_headers(call.admission)
+    try:
+        relay = relay_events(send, stream, headers, client_wants_usage, tally)
+        await unless_client_leaves(relay, receive, stream.close)
     except UpstreamError as failure:
-        await metering.refund(info)
+        await metering.refund(call.info)
         await send_stream_error(send, failure)
         return
-    metering.record_usage(info, prompt_tokens=tally.prompt, completion_tokens=tally.completion)
+    metering.record_usage(call.info, prompt_tokens=tally.prompt, completion_tokens=tally.completion)
+
+
+def admission_headers(admission: Admission) -> list:
+    return ratelimit_headers(admission.limit, admission.remaining)
+
+
+async def upstream_failed(send: Send, call: Call, exc: Exception) -> None:
+    """Refund the request and say what happened: a request the model did not answer is not charged."""
+    await metering.refund(call.info)
+    headers = ratelimit_headers(call.admission.limit, call.admission.remaining + 1)
+    if isinstance(exc, UpstreamRefused):
+        return await send_bytes(send, exc.status, exc.body, [(b"content-type", exc.content_type.encode()), *headers])
+    await send_error(
+        send, exc.status, f"{exc.message} {messages.NOT_CHARGED}", "upstream_error", "upstream_unavailable", headers
+    )
 
 
 async def relay_events(send: Send, stream: Stream, headers: list, wants_usage: bool, tally: Tally) -> None:
@@ -105,9 +103,9 @@ async def relay_events(send: Send, stream: Stream, headers: list, wants_usage: b
         for event in splitter.feed(chunk):
             if carries_usage(event):
                 data = event_payload(event) or {}
-                tally.prompt, tally.completion = usage_tokens(data.get("usage"))
+                tally.prompt, tally.completion = usage_tokens(event_usage(data))
                 if not wants_usage and not data.get("choices"):
-                    continue
+                    continue  # asked for by Tollgate, not by the client
             out.append(event)
         if out:
             await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})

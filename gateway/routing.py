@@ -3,16 +3,13 @@
 from collections.abc import Awaitable, Callable
 
 from gateway import messages
+from gateway.endpoints import ROUTES
 from gateway.http import Receive, Scope, Send, send_bytes, send_error
-from gateway.relay import chat_completions, models
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 Routes = dict[str, tuple[str, Handler]]
 
-V1_ROUTES: Routes = {
-    "/v1/chat/completions": ("POST", chat_completions),
-    "/v1/models": ("GET", models),
-}
+V1_ROUTES: Routes = ROUTES
 CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (

@@ -3,8 +3,8 @@
 import json
 import re
 
-_PROMPT = re.compile(rb'"prompt_tokens"\s*:\s*(\d+)')
-_COMPLETION = re.compile(rb'"completion_tokens"\s*:\s*(\d+)')
+_PROMPT = re.compile(rb'"(?:prompt|input)_tokens"\s*:\s*(\d+)')
+_COMPLETION = re.compile(rb'"(?:completion|output)_tokens"\s*:\s*(\d+)')
 
 
 class EventSplitter:
@@ -47,10 +47,21 @@ def carries_usage(event: bytes) -> bool:
 
 
 def usage_tokens(usage: object) -> tuple[int, int]:
+    """(prompt, completion) from any of OpenAI's usage shapes: chat and completions
+    (prompt/completion), responses (input/output), embeddings (prompt only)."""
     if not isinstance(usage, dict):
         return 0, 0
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
+    completion = usage.get("completion_tokens", usage.get("output_tokens"))
     return (prompt if isinstance(prompt, int) else 0), (completion if isinstance(completion, int) else 0)
+
+
+def event_usage(data: dict) -> object:
+    """The usage an event carries: at the top level, or in a responses stream's final response."""
+    usage = data.get("usage")
+    if usage is None and isinstance(data.get("response"), dict):
+        usage = data["response"].get("usage")
+    return usage
 
 
 def delta_text(payload: dict) -> str:

@@ -8,33 +8,11 @@ import aiohttp
 from gateway import messages
 from gateway.app_settings import app_settings
 from gateway.demo import DEMO_MODEL, DemoUpstream
+from gateway.errors import UpstreamError, UpstreamRefused
 from gateway.streams import Stream
 from keys.metering.loopbound import LoopBound
 
-
-class UpstreamError(Exception):
-    """The upstream could not answer: not reached, timed out, or failed with 5xx. Never charged.
-
-    `code` says which, for callers to decide by; `message` is for people.
-    """
-
-    TIMEOUT, UNREACHABLE, FAILED, BROKE_OFF = "timeout", "unreachable", "failed", "broke_off"
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-class UpstreamRefused(Exception):
-    """The upstream answered 4xx; its answer is passed on to the client as it is."""
-
-    def __init__(self, status: int, body: bytes, content_type: str) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.content_type = content_type
+__all__ = ["DEMO_MODEL", "OpenAIUpstream", "UpstreamError", "UpstreamRefused", "client_for", "get_upstream"]
 
 
 class OpenAIUpstream:
@@ -45,6 +23,8 @@ class OpenAIUpstream:
     def __init__(self, base_url: str, api_key: str, timeout: float) -> None:
         self.base_url = base_url.rstrip("/")
         self.headers = {"content-type": "application/json"}
+        # With Tollgate's own key sent, a 401 or 403 is about that key, never the user's request.
+        self.sends_credentials = bool(api_key)
         if api_key:
             self.headers["authorization"] = f"Bearer {api_key}"
         self.timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=timeout)
@@ -71,16 +51,21 @@ class OpenAIUpstream:
         if response.status >= 500:
             response.release()
             raise UpstreamError(502, UpstreamError.FAILED, messages.upstream_failed(response.status))
+        if response.status in (401, 403) and self.sends_credentials:
+            response.release()  # its body may echo the provider's key: never read, never passed on
+            raise UpstreamError(502, UpstreamError.CREDENTIALS, messages.UPSTREAM_CREDENTIALS)
         if response.status >= 400:
             body = await response.read()
             raise UpstreamRefused(response.status, body, response.headers.get("content-type", "application/json"))
         return response
 
-    async def request(self, method: str, path: str, body: bytes | None = None) -> bytes:
-        """A whole answer, read before returning."""
-        response = await self._open(method, path, body)
+    async def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[bytes, str]:
+        """A whole answer and its content type, read before returning."""
+        response = await self._open(method, path, body, headers)
         try:
-            return await response.read()
+            return await response.read(), response.headers.get("content-type", "application/json")
         except TimeoutError as exc:
             raise UpstreamError(504, UpstreamError.TIMEOUT, messages.UPSTREAM_TIMEOUT) from exc
         except aiohttp.ClientError as exc:
@@ -105,14 +90,18 @@ class OpenAIUpstream:
         return Stream(chunks(), response.close)
 
 
-@lru_cache(maxsize=4)
-def _upstream_for(base_url: str, api_key: str, timeout: float) -> OpenAIUpstream | DemoUpstream:
+Upstreamish = OpenAIUpstream | DemoUpstream
+
+
+@lru_cache(maxsize=256)
+def client_for(base_url: str, api_key: str, timeout: float) -> Upstreamish:
+    """One client (and connection pool) per upstream and credentials; the demo model for no URL."""
     return OpenAIUpstream(base_url, api_key, timeout) if base_url else DemoUpstream()
 
 
-def get_upstream() -> OpenAIUpstream | DemoUpstream:
+def get_upstream() -> Upstreamish:
     """The upstream for the current settings; the demo model when LLM_BASE_URL is unset."""
-    return _upstream_for(app_settings.LLM_BASE_URL, app_settings.LLM_API_KEY, app_settings.LLM_TIMEOUT)
+    return client_for(app_settings.LLM_BASE_URL, app_settings.LLM_API_KEY, app_settings.LLM_TIMEOUT)
 
 
 def default_model() -> str:
@@ -123,4 +112,4 @@ def default_model() -> str:
 
 def upstream_at(url: str) -> OpenAIUpstream:
     """An upstream that checks each user's own key itself (AWS API Gateway in front of the LLM)."""
-    return _upstream_for(url, "", app_settings.LLM_TIMEOUT)
+    return client_for(url, "", app_settings.LLM_TIMEOUT)

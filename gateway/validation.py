@@ -1,24 +1,26 @@
-"""Checks on request bodies, made before anything is charged."""
-
-import json
+"""Per-endpoint checks on a JSON body, made before anything is charged. Each raises BodyProblem."""
 
 from gateway import messages
+from gateway.bodies import BodyProblem
 
 
-def validate_chat(body: bytes | None) -> tuple[dict | None, str]:
-    """The chat completion request as a dict, or None and the problem to tell the client."""
-    if body is None:
-        return None, messages.BODY_MISSING
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return None, messages.BODY_NOT_JSON
-    if not isinstance(payload, dict):
-        return None, messages.BODY_NOT_OBJECT
+def validate_chat(payload: dict) -> None:
     turns = payload.get("messages")
     if not isinstance(turns, list) or not turns or not all(isinstance(m, dict) for m in turns):
-        return None, messages.MESSAGES_REQUIRED
-    model = payload.get("model")
-    if model is not None and not isinstance(model, str):
-        return None, messages.MODEL_NOT_STRING
-    return payload, ""
+        raise BodyProblem(messages.MESSAGES_REQUIRED)
+    for turn in turns:
+        if not isinstance(turn.get("role"), str):
+            raise BodyProblem(messages.ROLE_NOT_STRING)
+        content = turn.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise BodyProblem(messages.CONTENT_TYPE)
+
+
+def validate_completion(payload: dict) -> None:
+    if not isinstance(payload.get("prompt"), str | list):
+        raise BodyProblem(messages.PROMPT_REQUIRED)
+
+
+def validate_embedding(payload: dict) -> None:
+    if not isinstance(payload.get("input"), str | list) or not payload.get("input"):
+        raise BodyProblem(messages.INPUT_REQUIRED)

@@ -151,7 +151,8 @@ def test_bad_bodies_are_400_and_not_charged(live, user, key_factory, upstream_li
 
 
 def test_unknown_endpoint_and_wrong_method(live, plans):
-    assert httpx.get(live.url + "/v1/embeddings").status_code == 404
+    response = httpx.post(live.url + "/v1/fine_tuning/jobs")
+    assert response.status_code == 404 and "/v1/embeddings" in response.json()["error"]["message"]
     response = httpx.get(live.url + "/v1/chat/completions")
     assert response.status_code == 405 and response.headers["allow"] == "POST"
 

@@ -1,0 +1,83 @@
+"""Which upstream answers: spread by weight, one retry on another upstream, and a circuit breaker."""
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from gateway import health
+from gateway.catalogue import Route, Target
+from gateway.errors import UpstreamError
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+FAILURES_TO_OPEN = 3
+REST_SECONDS = 30.0
+ATTEMPTS = 2  # the first choice and, if it fails before answering, one other
+
+
+@dataclass(slots=True)
+class _Circuit:
+    failures: int = 0
+    open_until: float = 0.0
+
+
+_circuits: dict[str, _Circuit] = {}
+
+
+def _circuit(target: Target) -> _Circuit:
+    return _circuits.setdefault(target.upstream_name, _Circuit())
+
+
+def _resting(target: Target, now: float) -> bool:
+    return _circuit(target).open_until > now
+
+
+def order(targets: tuple[Target, ...]) -> list[Target]:
+    """Targets in the order to try them: a weighted pick first; upstreams at rest only if all are."""
+    if len(targets) == 1:
+        return list(targets)
+    now = time.monotonic()
+    ready = [t for t in targets if not _resting(t, now)] or list(targets)
+    first = random.choices(ready, weights=[t.weight for t in ready])[0]
+    return [first, *(t for t in ready if t is not first)]
+
+
+def note_success(target: Target) -> None:
+    circuit = _circuit(target)
+    circuit.failures, circuit.open_until = 0, 0.0
+    health.record_success(target.upstream_id)
+
+
+def note_failure(target: Target, exc: UpstreamError) -> None:
+    circuit = _circuit(target)
+    circuit.failures += 1
+    if circuit.failures >= FAILURES_TO_OPEN:
+        circuit.open_until = time.monotonic() + REST_SECONDS
+    logger.warning("upstream %s failed: %s (HTTP %s)", target.upstream_name, exc.code, exc.status)
+    health.record_failure(target.upstream_id, f"{exc.code}: {exc.message}")
+
+
+async def with_failover(route: Route, attempt: Callable[[Target], Awaitable[T]]) -> tuple[T, Target]:
+    """`attempt(target)` on the first choice, and once more on another upstream if it fails
+    (connect error, timeout, 5xx, refused credentials) before answering. Raises the last failure."""
+    candidates = order(route.targets)[:ATTEMPTS]
+    for index, target in enumerate(candidates):
+        try:
+            result = await attempt(target)
+        except UpstreamError as exc:
+            note_failure(target, exc)
+            if index == len(candidates) - 1:
+                raise
+            continue
+        note_success(target)
+        return result, target
+    raise AssertionError("unreachable: a route has at least one target")
+
+
+def reset() -> None:
+    """Close every circuit (tests)."""
+    _circuits.clear()

@@ -1,0 +1,109 @@
+"""The catalogue as the gateway reads it: a snapshot in memory, reloaded every few seconds.
+
+With an empty catalogue, every model name goes to the upstream of the LLM_* settings (or the demo
+model), exactly as before the catalogue existed.
+"""
+
+import time
+from dataclasses import dataclass
+
+from gateway.app_settings import app_settings
+from gateway.upstream import Upstreamish, client_for, get_upstream
+from keys.metering.dbthread import in_db_thread
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One upstream that serves a model, and the name it serves it under."""
+
+    upstream_id: int | None
+    upstream_name: str
+    client: Upstreamish
+    weight: int
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    model: str
+    targets: tuple[Target, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    targets: tuple[Target, ...]
+    plan_ids: frozenset[int]  # empty: every plan that grants nothing in particular
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    entries: dict[str, _Entry]
+    restricted_plans: frozenset[int]  # plans that grant a chosen set of models
+
+    @property
+    def empty(self) -> bool:
+        return not self.entries
+
+    def granted(self, plan_id: int) -> list[str]:
+        """The model names `plan_id` may use, sorted."""
+        if plan_id not in self.restricted_plans:
+            return sorted(self.entries)
+        return sorted(name for name, entry in self.entries.items() if plan_id in entry.plan_ids)
+
+    def route(self, model: str, plan_id: int) -> Route | None:
+        """Where to send `model` for a key in `plan_id`; None if it does not exist or is not granted."""
+        if self.empty:
+            return Route(model, (Target(None, "default", get_upstream(), 1, model),))
+        entry = self.entries.get(model)
+        if entry is None or not entry.targets:
+            return None
+        if plan_id in self.restricted_plans and plan_id not in entry.plan_ids:
+            return None
+        return Route(model, entry.targets)
+
+
+def snapshot_load() -> Snapshot:
+    from gateway.models import CatalogModel
+
+    entries: dict[str, _Entry] = {}
+    restricted: set[int] = set()
+    rows = CatalogModel.objects.filter(enabled=True).prefetch_related("upstreams", "plans")
+    for row in rows:
+        plan_ids = frozenset(plan.pk for plan in row.plans.all())
+        restricted |= plan_ids
+        targets = tuple(
+            Target(u.pk, u.name, client_for(u.base_url, u.api_key, u.timeout), u.weight, row.served_as)
+            for u in row.upstreams.all()
+            if u.enabled
+        )
+        entries[row.name] = _Entry(targets, plan_ids)
+    return Snapshot(entries, frozenset(restricted))
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+        self.expires = 0.0
+
+    async def get(self) -> Snapshot:
+        now = time.monotonic()
+        if self.snapshot is None or now >= self.expires:
+            self.snapshot = await in_db_thread(snapshot_load)
+            self.expires = now + app_settings.GATEWAY_CATALOGUE_SECONDS
+        return self.snapshot
+
+    def forget(self) -> None:
+        self.snapshot = None
+
+
+_cache = _Cache()
+
+
+async def catalogue() -> Snapshot:
+    """The current snapshot; staff changes reach every process within GATEWAY_CATALOGUE_SECONDS."""
+    return await _cache.get()
+
+
+def catalogue_forget() -> None:
+    """Drop this process's snapshot (after a change here, and in tests)."""
+    _cache.forget()

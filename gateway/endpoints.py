@@ -1,0 +1,107 @@
+"""The /v1 endpoints: each model-named POST is checked, routed by the catalogue, admitted, then relayed."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from gateway import messages
+from gateway.bodies import BodyProblem, ModelRequest, model_request_from_json, model_request_from_multipart
+from gateway.catalogue import catalogue
+from gateway.errors import UpstreamError, UpstreamRefused
+from gateway.http import JSON, Receive, Scope, Send, read_body, send_bytes, send_error, send_json
+from gateway.refusals import admit, authenticate, current_ratelimit_headers
+from gateway.relay import Call, relay_stream, relay_whole
+from gateway.upstream import default_model, get_upstream
+from gateway.validation import validate_chat, validate_completion, validate_embedding
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    upstream_path: str
+    validate: Callable[[dict], None] | None = None
+    asks_usage: bool = False  # add stream_options.include_usage to count a stream's tokens
+
+
+ENDPOINTS = {
+    "/v1/chat/completions": Endpoint("/chat/completions", validate_chat, asks_usage=True),
+    "/v1/completions": Endpoint("/completions", validate_completion, asks_usage=True),
+    "/v1/embeddings": Endpoint("/embeddings", validate_embedding),
+    "/v1/responses": Endpoint("/responses"),
+    "/v1/moderations": Endpoint("/moderations"),
+    "/v1/images/generations": Endpoint("/images/generations"),
+    "/v1/audio/speech": Endpoint("/audio/speech"),
+    "/v1/audio/transcriptions": Endpoint("/audio/transcriptions"),
+    "/v1/audio/translations": Endpoint("/audio/translations"),
+}
+
+
+def header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def parse(endpoint: Endpoint, scope: Scope, body: bytes | None) -> ModelRequest:
+    content_type = header(scope, b"content-type")
+    if content_type.lower().startswith("multipart/form-data"):
+        return model_request_from_multipart(body, content_type)
+    request = model_request_from_json(body)
+    if endpoint.validate is not None:
+        endpoint.validate(request.payload)
+    return request
+
+
+async def model_endpoint(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+    info = await authenticate(scope, send)
+    if info is None:
+        return
+    try:
+        request = parse(endpoint, scope, await read_body(receive))
+    except BodyProblem as problem:
+        headers = await current_ratelimit_headers(info)
+        return await send_error(send, 400, str(problem), "invalid_request_error", "invalid_request", headers)
+    model = request.model or default_model()
+    if not model:
+        headers = await current_ratelimit_headers(info)
+        return await send_error(send, 400, messages.MODEL_REQUIRED, "invalid_request_error", "model_required", headers)
+    snapshot = await catalogue()
+    route = snapshot.route(model, info.plan_id)
+    if route is None:
+        headers = await current_ratelimit_headers(info)
+        message = messages.model_not_found(model, snapshot.granted(info.plan_id))
+        return await send_error(send, 404, message, "invalid_request_error", "model_not_found", headers)
+    admission = await admit(info, send)
+    if admission is None:
+        return
+    call = Call(info, admission, route, endpoint.upstream_path, request, endpoint.asks_usage)
+    if request.stream:
+        return await relay_stream(receive, send, call)
+    await relay_whole(send, call)
+
+
+async def models(scope: Scope, receive: Receive, send: Send) -> None:
+    """The models this key's plan grants, in OpenAI's list shape; the upstream's own list without a catalogue."""
+    info = await authenticate(scope, send)
+    if info is None:
+        return
+    snapshot = await catalogue()
+    if not snapshot.empty:
+        cards = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "tollgate"}
+            for name in snapshot.granted(info.plan_id)
+        ]
+        return await send_json(send, 200, {"object": "list", "data": cards})
+    try:
+        body, _ = await get_upstream().request("GET", "/models")
+    except UpstreamError as exc:
+        return await send_error(send, exc.status, exc.message, "upstream_error", "upstream_unavailable")
+    except UpstreamRefused as exc:
+        return await send_bytes(send, exc.status, exc.body, [(b"content-type", exc.content_type.encode())])
+    await send_bytes(send, 200, body, [JSON])
+
+
+ROUTES = {
+    "/v1/models": ("GET", models),
+    **{path: ("POST", partial(model_endpoint, endpoint)) for path, endpoint in ENDPOINTS.items()},
+}
