@@ -305,3 +305,22 @@ def aws(settings, monkeypatch, plans):
 
         plans_sync()
         yield AwsSetup(client, api_id)
+
+
+@pytest.fixture
+def two_upstream_catalogue(db, plans, upstream_server, second_upstream_server):
+    """A catalogue with 'first' on the first loopback upstream and 'second' on the other; the
+    10RequestPerDay plan grants only 'first'."""
+    from gateway.models import CatalogModel, Upstream
+
+    upstream_server.reset()
+    second_upstream_server.reset()
+    one = Upstream.objects.create(name="one", base_url=upstream_server.base_url)
+    two = Upstream.objects.create(name="two", base_url=second_upstream_server.base_url)
+    first = CatalogModel.objects.create(name="first", upstream_model="loopback-first")
+    first.upstreams.set([one])
+    first.plans.set([plans["10RequestPerDay"]])
+    CatalogModel.objects.create(name="second").upstreams.set([two])
+    yield upstream_server, second_upstream_server
+    upstream_server.reset()
+    second_upstream_server.reset()

@@ -11,12 +11,14 @@ from channels.db import database_sync_to_async
 from chat import messages
 from chat.markdown import render_markdown
 from chat.models import Conversation, Message
+from gateway import balancer
 from gateway.app_settings import app_settings
+from gateway.catalogue import Route, Target
 from gateway.relay import Tally
 from gateway.sse import EventSplitter, carries_usage, delta_text, event_payload, usage_tokens
 from gateway.streams import Stream
 from gateway.tasks import run_in_background
-from gateway.upstream import UpstreamError, UpstreamRefused, default_model, get_upstream, upstream_at
+from gateway.upstream import UpstreamError, UpstreamRefused, upstream_at
 from keys import metering
 from keys.metering import Admission, KeyInfo
 
@@ -63,7 +65,9 @@ def _conversation_uuid(text: str) -> uuid.UUID:
 
 
 @database_sync_to_async
-def _prepare(owner_id: int, conversation_id: int | None, conversation_uuid: str | None, content: str | None):
+def _prepare(
+    owner_id: int, conversation_id: int | None, conversation_uuid: str | None, content: str | None, model: str
+):
     if conversation_id is not None:
         conversation = Conversation.objects.filter(owner_id=owner_id, pk=conversation_id).first()
         if conversation is None:
@@ -78,7 +82,8 @@ def _prepare(owner_id: int, conversation_id: int | None, conversation_uuid: str 
         if not conversation.messages.exists():
             conversation.title = " ".join(content.split())[:60] or "New conversation"
         Message.objects.create(conversation=conversation, role=Message.Role.USER, content=content)
-    conversation.save(update_fields=["title", "updated_at"])
+    conversation.model = model or conversation.model
+    conversation.save(update_fields=["title", "model", "updated_at"])
     history = list(conversation.messages.order_by("-created_at", "-id").values("role", "content")[:HISTORY_MESSAGES])
     return conversation, history[::-1]
 
@@ -101,11 +106,22 @@ def _gateway_refusal(body: bytes) -> Failed:
     return Failed(429, Failed.THROTTLED, messages.TOO_MANY_REQUESTS)
 
 
-def _route(gateway_url: str, gateway_key: str | None) -> tuple[object, dict | None, str]:
-    """The upstream, extra headers and model for a turn."""
+async def _open(route: Route | None, gateway_url: str, gateway_key: str | None, history: list) -> Stream:
+    """Open the answer's stream: through API Gateway with the user's key, or by the catalogue's route."""
+
+    def body(model: str) -> bytes:
+        payload = {"model": model, "messages": history, "stream": True, "stream_options": {"include_usage": True}}
+        return json.dumps(payload).encode()
+
     if gateway_key:
-        return upstream_at(gateway_url), {"x-api-key": gateway_key}, app_settings.LLM_MODEL or "default"
-    return get_upstream(), None, default_model()
+        model = app_settings.LLM_MODEL or "default"
+        return await upstream_at(gateway_url).stream("/chat/completions", body(model), {"x-api-key": gateway_key})
+
+    async def attempt(target: Target) -> Stream:
+        return await target.client.stream("/chat/completions", body(target.model))
+
+    stream, _ = await balancer.with_failover(route, attempt)
+    return stream
 
 
 async def _deltas(stream: Stream, tally: Tally) -> AsyncIterator[str]:
@@ -130,27 +146,28 @@ async def reply_stream(
     content: str | None,
     conversation_id: int | None = None,
     conversation_uuid: str | None = None,
+    route: Route | None = None,
     gateway_url: str = "",
     gateway_key: str | None = None,
 ) -> AsyncIterator[Started | Delta | Done | Failed]:
     """Answer `content` (None: answer the last message again).
 
-    Either Tollgate already admitted the request (`admission`, refunded if the model fails), or
-    AWS API Gateway admits it: then `gateway_key` is the user's key, sent to `gateway_url` only.
+    Either Tollgate already admitted the request (`admission`, refunded if the model fails) and
+    `route` says where the model is, or AWS API Gateway admits it: then `gateway_key` is the user's
+    key, sent to `gateway_url` only.
     """
-    conversation, history = await _prepare(info.owner_id, conversation_id, conversation_uuid, content)
+    model = route.model if route is not None else ""
+    conversation, history = await _prepare(info.owner_id, conversation_id, conversation_uuid, content, model)
     if conversation is None:
         await _refund(info, admission)
         yield Failed(404, Failed.NOT_FOUND, messages.NO_CONVERSATION)
         return
     yield Started(conversation.pk, conversation.title)
-    upstream, headers, model = _route(gateway_url, gateway_key)
-    payload = {"model": model, "messages": history, "stream": True, "stream_options": {"include_usage": True}}
     parts: list[str] = []
     tally = Tally()
     stream = None
     try:
-        stream = await upstream.stream("/chat/completions", json.dumps(payload).encode(), headers)
+        stream = await _open(route, gateway_url, gateway_key, history)
         async for text in _deltas(stream, tally):
             parts.append(text)
             yield Delta(text)

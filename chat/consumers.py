@@ -9,6 +9,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chat import answers, messages
+from gateway.catalogue import Route, catalogue
+from gateway.upstream import default_model
 from keys import metering
 from keys.backends import get_backend
 from keys.metering import KeyInfo, seconds_until_reset
@@ -68,8 +70,23 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             info = await metering.key_load(content["key"])
         if info is None or info.owner_id != self.user.pk or info.revoked:
             return await self.error("invalid_key", messages.NOT_YOUR_KEY)
+        route = None
+        if gateway_key is None:
+            route = await self.route_for(info, content.get("model"))
+            if route is None:
+                return
         text = content["content"].strip() if kind == "send" else None
-        self.task = asyncio.ensure_future(self.answer(info, text, content.get("conversation"), gateway_key))
+        conversation = content.get("conversation")
+        self.task = asyncio.ensure_future(self.answer(info, text, conversation, gateway_key, route))
+
+    async def route_for(self, info: KeyInfo, model: str | None) -> Route | None:
+        """Where the chosen model is served for this key's plan; says so and returns None if nowhere."""
+        snapshot = await catalogue()
+        model = model or default_model()
+        route = snapshot.route(model, info.plan_id)
+        if route is None:
+            await self.error("model_not_found", messages.model_not_found(model, snapshot.granted(info.plan_id)))
+        return route
 
     @staticmethod
     def frame_problem(kind: str, content: dict) -> str:
@@ -82,10 +99,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return messages.FRAME_BAD_IDS
         if kind == "retry" and conversation_id is None:
             return messages.RETRY_NEEDS_CONVERSATION
+        if content.get("model") is not None and not isinstance(content.get("model"), str):
+            return messages.FRAME_BAD_MODEL
         return ""
 
     async def answer(
-        self, info: KeyInfo, text: str | None, conversation_id: int | None, gateway_key: str | None
+        self, info: KeyInfo, text: str | None, conversation_id: int | None, gateway_key: str | None, route: Route | None
     ) -> None:
         admission = None
         if gateway_key is None:
@@ -103,6 +122,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 admission=admission,
                 content=text,
                 conversation_id=conversation_id,
+                route=route,
                 gateway_url=self.gateway_url,
                 gateway_key=gateway_key,
             )

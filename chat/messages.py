@@ -1,14 +1,15 @@
 """Every message the chat socket and the seed's /query show to people, in one place."""
 
-from gateway.messages import LIMIT_EXCEEDED, RESETS, TOO_MANY_REQUESTS
+from gateway.messages import LIMIT_EXCEEDED, RESETS, TOO_MANY_REQUESTS, model_not_found
 
-__all__ = ["LIMIT_EXCEEDED", "TOO_MANY_REQUESTS"]
+__all__ = ["LIMIT_EXCEEDED", "TOO_MANY_REQUESTS", "model_not_found"]
 
 QUERY_MESSAGE_REQUIRED = "The 'message' query parameter is required."
 
 FRAME_NOT_JSON = "Frames must be JSON objects."
 FRAME_UNKNOWN = "Unknown frame type; use 'send', 'retry' or 'stop'."
 FRAME_BAD_IDS = "'key' must be a key id and 'conversation' an id or null."
+FRAME_BAD_MODEL = "'model' must be a model name."
 BUSY = "Wait for the answer to finish, or stop it first."
 EMPTY_MESSAGE = "Type a message first."
 RETRY_NEEDS_CONVERSATION = "Retry needs the conversation."

@@ -10,6 +10,7 @@ class Conversation(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
     uuid = models.UUIDField(default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=200, default="New conversation")
+    model = models.CharField(max_length=128, blank=True, help_text="The model this conversation talks to.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

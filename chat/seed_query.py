@@ -4,9 +4,11 @@ import asyncio
 from urllib.parse import parse_qs
 
 from chat import answers, messages
+from gateway.catalogue import catalogue
 from gateway.http import Receive, Scope, Send, send_json
 from gateway.refusals import admit, authenticate, current_ratelimit_headers, ratelimit_headers
 from gateway.tasks import wait_for_disconnect
+from gateway.upstream import default_model
 
 TEXT_HEADERS = [
     (b"content-type", b"text/plain; charset=utf-8"),
@@ -33,11 +35,17 @@ async def query(scope: Scope, receive: Receive, send: Send) -> None:
     problem = query_problem(message)
     if problem:
         return await send_json(send, 400, {"message": problem}, await current_ratelimit_headers(info))
+    snapshot = await catalogue()
+    route = snapshot.route(default_model(), info.plan_id)
+    if route is None:
+        message = messages.model_not_found(default_model(), snapshot.granted(info.plan_id))
+        return await send_json(send, 404, {"message": message}, await current_ratelimit_headers(info))
     admission = await admit(info, send)
     if admission is None:
         return
+    conversation = (params.get("uuid") or [""])[0].strip()
     reply = answers.reply_stream(
-        info=info, conversation_uuid=(params.get("uuid") or [""])[0].strip(), content=message, admission=admission
+        info=info, conversation_uuid=conversation, content=message, admission=admission, route=route
     )
     await stream_as_text(receive, send, reply, ratelimit_headers(admission.limit, admission.remaining))
 

@@ -145,3 +145,24 @@ def test_a_dropped_connection_reconnects(page, live, user, key_factory, upstream
     page.get_by_label("Message").press("Enter")
     expect(page.locator(".bubble.assistant").last).to_contain_text("Hello from the loopback model")
     upstream_server.reset()
+
+
+def test_the_model_picker_offers_the_keys_models_and_remembers_the_choice(
+    page, live, user, key_factory, two_upstream_catalogue
+):
+    key_factory(user, "10RequestPerDay")  # grants only 'first'
+    key_factory(user, "20RequestPerDay")  # grants every model
+    browser_log_in(page, live, user.email)
+    page.goto(live.url + "/chat/")
+    expect(page.locator("#connection")).to_have_text("Connected")
+    keys, models = page.get_by_label("Key"), page.get_by_label("Model")
+    keys.select_option(label=keys.locator("option", has_text="10RequestPerDay").inner_text())
+    assert models.locator("option:not([disabled])").all_inner_texts() == ["first"]
+    keys.select_option(label=keys.locator("option", has_text="20RequestPerDay").inner_text())
+    assert models.locator("option:not([disabled])").all_inner_texts() == ["first", "second"]
+    models.select_option("second")
+    page.get_by_label("Message").fill("hello")
+    page.get_by_label("Message").press("Enter")
+    expect(page.locator(".bubble.assistant").last).to_have_text("Second upstream here.")
+    page.get_by_role("link", name="hello").click()
+    expect(page.get_by_label("Model")).to_have_value("second")

@@ -262,3 +262,32 @@ async def test_a_throttled_message_is_refused_and_not_charged(user, upstream, pl
     counter = await database_sync_to_async(QuotaCounter.objects.get)(owner=user, plan_id=key.plan_id)
     assert counter.used == 1
     await communicator.disconnect()
+
+
+async def test_the_chosen_model_is_routed_and_the_conversation_remembers_it(user, make_key, two_upstream_catalogue):
+    first_server, second_server = two_upstream_catalogue
+    key, _ = await make_key(user, "20RequestPerDay")  # grants every model
+    communicator = await connect(user)
+    await communicator.send_json_to(
+        {"type": "send", "key": key.pk, "conversation": None, "content": "hi", "model": "second"}
+    )
+    frames = await collect(communicator)
+    assert "".join(f["text"] for f in frames if f["type"] == "delta") == "Second upstream here."
+    assert second_server.requests[-1]["json"]["model"] == "second" and first_server.requests == []
+    conversation = await Conversation.objects.aget(pk=frames[0]["conversation"])
+    assert conversation.model == "second"
+    await communicator.disconnect()
+
+
+async def test_a_model_the_plan_does_not_grant_is_refused_uncharged(user, make_key, two_upstream_catalogue):
+    key, _ = await make_key(user, "10RequestPerDay")  # grants only 'first'
+    communicator = await connect(user)
+    await communicator.send_json_to(
+        {"type": "send", "key": key.pk, "conversation": None, "content": "hi", "model": "second"}
+    )
+    error = await communicator.receive_json_from(timeout=5)
+    assert error["code"] == "model_not_found" and "first" in error["message"]
+    assert not await QuotaCounter.objects.filter(used__gt=0).aexists()
+    await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "hi", "model": 5})
+    assert (await communicator.receive_json_from(timeout=5))["message"] == "'model' must be a model name."
+    await communicator.disconnect()

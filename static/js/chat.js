@@ -12,6 +12,7 @@
     keyInput.value = sessionStorage.getItem("tollgate-key") || "";
     keyInput.addEventListener("change", () => sessionStorage.setItem("tollgate-key", keyInput.value.trim()));
   }
+  const modelSelect = document.getElementById("model"); // only with a model catalogue
   const connectionEl = document.getElementById("connection");
   let conversation = log.dataset.conversation ? Number(log.dataset.conversation) : null;
   let socket = null;
@@ -23,6 +24,23 @@
     if (!remainingEl) return;
     const option = keySelect.selectedOptions[0];
     remainingEl.textContent = `${option.dataset.remaining} of ${option.dataset.limit} requests left today`;
+  }
+
+  // Offer only the models the chosen key's plan grants; keep the current choice when it still fits.
+  function showModels() {
+    if (!modelSelect) return;
+    const granted = (keySelect.selectedOptions[0].dataset.models || "").split(",").filter(Boolean);
+    for (const option of modelSelect.options) option.hidden = option.disabled = !granted.includes(option.value);
+    if (modelSelect.selectedOptions[0]?.disabled) {
+      const first = [...modelSelect.options].find((option) => !option.disabled);
+      if (first) modelSelect.value = first.value;
+    }
+  }
+
+  function withModel(frame) {
+    if (modelSelect) frame.model = modelSelect.value;
+    if (keyInput) frame.api_key = keyInput.value.trim();
+    return frame;
   }
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
@@ -141,8 +159,7 @@
         retry.textContent = "Retry";
         retry.addEventListener("click", () => {
           target.remove();
-          const frame = { type: "retry", key: Number(keySelect.value), conversation };
-          if (keyInput) frame.api_key = keyInput.value.trim();
+          const frame = withModel({ type: "retry", key: Number(keySelect.value), conversation });
           ask(frame);
         });
         target.appendChild(document.createTextNode(" "));
@@ -159,9 +176,7 @@
     if (!content || answer) return;
     bubble("user", content);
     box.value = "";
-    const frame = { type: "send", key: Number(keySelect.value), conversation, content };
-    if (keyInput) frame.api_key = keyInput.value.trim();
-    ask(frame);
+    ask(withModel({ type: "send", key: Number(keySelect.value), conversation, content }));
   });
 
   box.addEventListener("keydown", (event) => {
@@ -172,8 +187,9 @@
   });
 
   stopButton.addEventListener("click", () => send({ type: "stop" }));
-  keySelect.addEventListener("change", showRemaining);
+  keySelect.addEventListener("change", () => { showRemaining(); showModels(); });
   showRemaining();
+  showModels();
   connect();
   scrollDown();
 })();

@@ -1,0 +1,72 @@
+"""Staff manage the catalogue here: upstreams (keys set, never shown back), models and plan grants."""
+
+import os
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from gateway.models import CatalogModel, Upstream
+
+
+class UpstreamForm(forms.ModelForm):
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Sealed at rest and never shown again. Leave empty to keep the current key.",
+    )
+    clear_api_key = forms.BooleanField(required=False, help_text="Remove the stored key.")
+
+    class Meta:
+        model = Upstream
+        fields = ["name", "base_url", "api_key", "clear_api_key", "api_key_env", "timeout", "weight", "enabled"]
+
+    def save(self, commit: bool = True) -> Upstream:
+        upstream = super().save(commit=False)
+        if self.cleaned_data.get("clear_api_key"):
+            upstream.sealed_api_key = ""
+        elif self.cleaned_data.get("api_key"):
+            upstream.set_api_key(self.cleaned_data["api_key"])
+        if commit:
+            upstream.save()
+            self.save_m2m()
+        return upstream
+
+
+@admin.register(Upstream)
+class UpstreamAdmin(admin.ModelAdmin):
+    form = UpstreamForm
+    list_display = ["name", "base_url", "weight", "enabled", "key_status", "last_success_at", "last_error_at"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "base_url"]
+    readonly_fields = ["key_status", "last_success_at", "last_error_at", "last_error"]
+
+    @admin.display(description="API key")
+    def key_status(self, upstream: Upstream) -> str:
+        if upstream.api_key_env:
+            found = "set" if os.environ.get(upstream.api_key_env) else "NOT SET in this process"
+            return f"from ${upstream.api_key_env} ({found})"
+        if not upstream.sealed_api_key:
+            return "none"
+        if not upstream.api_key:
+            return "stored, but sealed under another DJANGO_SECRET_KEY: set it again"
+        return "stored (sealed)"
+
+
+@admin.register(CatalogModel)
+class CatalogModelAdmin(admin.ModelAdmin):
+    list_display = ["name", "served_as", "upstream_names", "plan_names", "enabled"]
+    list_filter = ["enabled", "upstreams", "plans"]
+    search_fields = ["name", "upstream_model"]
+    filter_horizontal = ["upstreams", "plans"]
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).prefetch_related("upstreams", "plans")
+
+    @admin.display(description="upstreams")
+    def upstream_names(self, model: CatalogModel) -> str:
+        return ", ".join(u.name for u in model.upstreams.all())
+
+    @admin.display(description="granted by")
+    def plan_names(self, model: CatalogModel) -> str:
+        return ", ".join(p.name for p in model.plans.all()) or "every plan that grants nothing in particular"
