@@ -147,6 +147,8 @@ def test_refused_provider_credentials_are_a_502_without_the_upstreams_body(sdk, 
     assert "refused Tollgate's credentials" in response.json()["error"]["message"]
     assert PROVIDER_A not in response.text and "Incorrect API key" not in response.text
     assert used() == 0
+    log = live.output()
+    assert "upstream a failed: credentials_refused" in log and PROVIDER_A not in log and sdk.api_key not in log
 
 
 def test_each_upstream_gets_its_own_provider_key_and_never_the_users(sdk, two):
