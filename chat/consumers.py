@@ -42,7 +42,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             content = json.loads(text_data or "")
-        except ValueError:
+        except (ValueError, RecursionError):
             return await self.error("bad_request", messages.FRAME_NOT_JSON)
         if not isinstance(content, dict):
             return await self.error("bad_request", messages.FRAME_NOT_JSON)

@@ -8,7 +8,21 @@ from gateway import messages
 from gateway.bodies import BodyProblem, ModelRequest, model_request_from_json, model_request_from_multipart
 from gateway.catalogue import catalogue
 from gateway.errors import UpstreamError, UpstreamRefused
-from gateway.http import JSON, Receive, Scope, Send, read_body, send_bytes, send_error, send_json
+from gateway.http import (
+    JSON,
+    MAX_BODY,
+    MAX_UPLOAD,
+    BodyTooLarge,
+    MiB,
+    Receive,
+    Scope,
+    Send,
+    declared_length,
+    read_body,
+    send_bytes,
+    send_error,
+    send_json,
+)
 from gateway.refusals import admit, authenticate, current_ratelimit_headers
 from gateway.relay import Call, relay_stream, relay_whole
 from gateway.upstream import default_model, get_upstream
@@ -20,6 +34,7 @@ class Endpoint:
     upstream_path: str
     validate: Callable[[dict], None] | None = None
     asks_usage: bool = False  # add stream_options.include_usage to count a stream's tokens
+    max_body: int = MAX_BODY
 
 
 ENDPOINTS = {
@@ -30,8 +45,8 @@ ENDPOINTS = {
     "/v1/moderations": Endpoint("/moderations"),
     "/v1/images/generations": Endpoint("/images/generations"),
     "/v1/audio/speech": Endpoint("/audio/speech"),
-    "/v1/audio/transcriptions": Endpoint("/audio/transcriptions"),
-    "/v1/audio/translations": Endpoint("/audio/translations"),
+    "/v1/audio/transcriptions": Endpoint("/audio/transcriptions", max_body=MAX_UPLOAD),
+    "/v1/audio/translations": Endpoint("/audio/translations", max_body=MAX_UPLOAD),
 }
 
 
@@ -52,12 +67,22 @@ def parse(endpoint: Endpoint, scope: Scope, body: bytes | None) -> ModelRequest:
     return request
 
 
+async def send_too_large(send: Send, limit: int, headers: list | tuple = ()) -> None:
+    message = messages.body_too_large(limit // MiB)
+    await send_error(send, 413, message, "invalid_request_error", "body_too_large", headers)
+
+
 async def model_endpoint(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+    length = declared_length(scope)
+    if length is not None and length > endpoint.max_body:
+        return await send_too_large(send, endpoint.max_body)  # before reading a byte of it
     info = await authenticate(scope, send)
     if info is None:
         return
     try:
-        request = parse(endpoint, scope, await read_body(receive))
+        request = parse(endpoint, scope, await read_body(receive, endpoint.max_body))
+    except BodyTooLarge:
+        return await send_too_large(send, endpoint.max_body, await current_ratelimit_headers(info))
     except BodyProblem as problem:
         headers = await current_ratelimit_headers(info)
         return await send_error(send, 400, str(problem), "invalid_request_error", "invalid_request", headers)

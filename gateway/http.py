@@ -7,7 +7,10 @@ Scope = dict
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
 
-MAX_BODY = 4 * 1024 * 1024
+MiB = 1024 * 1024
+MAX_BODY = 4 * MiB  # JSON endpoints
+MAX_UPLOAD = 25 * MiB  # audio files, as OpenAI allows
+MAX_REQUEST_BODY = MAX_UPLOAD + MiB  # the server refuses anything larger as it arrives (multipart's envelope)
 JSON = (b"content-type", b"application/json")
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -38,7 +41,22 @@ async def send_error(
     await send_json(send, status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, headers)
 
 
-async def read_body(receive: Receive) -> bytes | None:
+class BodyTooLarge(Exception):
+    """The body is over the endpoint's limit; reading stopped there."""
+
+
+def declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def read_body(receive: Receive, limit: int = MAX_BODY) -> bytes | None:
+    """The whole body, or None if the client left. Raises BodyTooLarge past `limit`, without reading on."""
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -46,8 +64,8 @@ async def read_body(receive: Receive) -> bytes | None:
             return None
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
-            return None
+        if size > limit:
+            raise BodyTooLarge()
         chunks.append(chunk)
         if not message.get("more_body"):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)

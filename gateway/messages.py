@@ -10,7 +10,7 @@ REVOKED_KEY = "Invalid API key: it has been revoked."
 UNAVAILABLE = "Tollgate could not check your key or quota just now. The request was not charged; try again shortly."
 NOT_CHARGED = "The request was not charged; try again."
 
-BODY_MISSING = "The request body is missing or larger than 4 MiB."
+BODY_MISSING = "The request body is missing."
 BODY_NOT_JSON = "The request body is not valid JSON."
 BODY_NOT_OBJECT = "The request body must be a JSON object."
 MESSAGES_REQUIRED = "'messages' must be a non-empty list of message objects."
@@ -52,6 +52,10 @@ def unknown_endpoint(path: str) -> str:
         f"Unknown endpoint {path}; Tollgate serves /v1/models, /v1/chat/completions, /v1/completions, "
         "/v1/embeddings, /v1/responses, /v1/moderations, /v1/images/generations and /v1/audio/*."
     )
+
+
+def body_too_large(mib: int) -> str:
+    return f"The request body is larger than {mib} MiB."
 
 
 def model_not_found(model: str, granted: list[str]) -> str:

@@ -12,16 +12,21 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from chat.origin import SameOriginValidator  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from chat.seed_query import query  # noqa: E402
+from gateway.http import MAX_REQUEST_BODY  # noqa: E402
 from gateway.routing import gateway_or  # noqa: E402
+from portal.daphne_limits import install as install_daphne_limits  # noqa: E402
+
+# Under daphne, bodies over the gateway's largest are refused as they arrive, not held in memory.
+install_daphne_limits(max_body=MAX_REQUEST_BODY)
 
 application = ProtocolTypeRouter(
     {
         "http": gateway_or(django_asgi_app, {"/query": ("GET", query)}),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

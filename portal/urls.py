@@ -1,11 +1,14 @@
 """Top-level URLs. /v1 and /query never reach these: portal.asgi hands them to the gateway."""
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal import views
 
+# Staff log in through allauth: its rate limits and two-factor apply to the admin too.
+admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "Tollgate administration"
 admin.site.site_title = "Tollgate admin"
 

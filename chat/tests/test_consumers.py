@@ -15,6 +15,7 @@ from portal.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")
 
 
 @database_sync_to_async
@@ -30,7 +31,7 @@ def session_cookie_for(user) -> bytes:
 
 
 async def connect(user=None) -> WebsocketCommunicator:
-    headers = [ORIGIN]
+    headers = [ORIGIN, HOST]
     if user is not None:
         headers.append((b"cookie", await session_cookie_for(user)))
     communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
@@ -143,15 +144,35 @@ async def test_malformed_frames_get_an_error_and_the_socket_stays_usable(user, m
 
 
 async def test_unauthenticated_sockets_are_closed(plans):
-    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[ORIGIN])
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[ORIGIN, HOST])
     connected, code = await communicator.connect()
     assert not connected and code == 4401
 
 
-async def test_foreign_origin_is_refused(user):
-    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[(b"origin", b"http://evil.example")])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"http://evil.example",
+        b"http://localhost:1234",  # the same host on another port is another site
+        b"https://localhost",  # and so is another scheme
+        b"null",
+        b"",
+    ],
+)
+async def test_an_origin_other_than_the_site_itself_is_refused(user, origin):
+    headers = [(b"origin", origin), HOST, (b"cookie", await session_cookie_for(user))]
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
     connected, _ = await communicator.connect()
     assert not connected
+
+
+async def test_the_sites_own_origin_with_its_port_is_accepted(user):
+    cookie = (b"cookie", await session_cookie_for(user))
+    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000"), cookie]
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.disconnect()
 
 
 async def test_someone_elses_key_and_a_revoked_key_are_refused(user, other_user, make_key, upstream):
@@ -290,4 +311,15 @@ async def test_a_model_the_plan_does_not_grant_is_refused_uncharged(user, make_k
     assert not await QuotaCounter.objects.filter(used__gt=0).aexists()
     await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "hi", "model": 5})
     assert (await communicator.receive_json_from(timeout=5))["message"] == "'model' must be a model name."
+    await communicator.disconnect()
+
+
+async def test_a_deeply_nested_frame_gets_an_error_frame_not_a_closed_socket(user, make_key, upstream):
+    key, _ = await make_key(user)
+    communicator = await connect(user)
+    await communicator.send_to(text_data="[" * 100_000 + "]" * 100_000)
+    error = await communicator.receive_json_from(timeout=5)
+    assert error["code"] == "bad_request"
+    await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "still here?"})
+    assert (await collect(communicator))[-1]["type"] == "done"
     await communicator.disconnect()

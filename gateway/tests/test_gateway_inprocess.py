@@ -45,7 +45,7 @@ async def test_demo_model_answers_when_no_upstream_is_configured(plaintext, sett
 
 async def test_oversized_body_is_refused_before_charging(plaintext, upstream):
     response = await post(plaintext, messages=[{"role": "user", "content": "x" * (5 * 1024 * 1024)}])
-    assert response.status_code == 400 and "4 MiB" in response.json()["error"]["message"]
+    assert response.status_code == 413 and "4 MiB" in response.json()["error"]["message"]
     assert upstream.requests == []
 
 

@@ -1,0 +1,55 @@
+"""Limits daphne's Twisted server takes from no command-line flag: request bodies refused as they
+arrive rather than held whole in memory, and overlong URLs answered with 414 rather than dropped."""
+
+import json
+
+from daphne.http_protocol import WebRequest
+from twisted.web import http
+
+MAX_URL_LINE = 160 * 1024  # /query's longest message, percent-encoded Thai, fits with room to spare
+
+
+def _refuse(channel: http.HTTPChannel, status: int, reason: bytes, code: str, message: str) -> None:
+    body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": code}}).encode()
+    head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+    channel.transport.write(head % (status, reason, len(body)) + body)
+    channel.loseConnection()
+
+
+def install(*, max_body: int) -> None:
+    """Patch daphne's request and Twisted's channel classes; idempotent."""
+    if getattr(WebRequest, "_tollgate_limits", False):
+        return
+    too_large = f"The request body is larger than {max_body // (1024 * 1024)} MiB."
+    original_got_length, original_process = WebRequest.gotLength, WebRequest.process
+
+    def gotLength(self, length):
+        self._tollgate_received, self._tollgate_refused = 0, False
+        original_got_length(self, length)
+        if length is not None and length > max_body:
+            self._tollgate_refused = True  # refused from its Content-Length, before a byte of it is read
+            _refuse(self.channel, 413, b"Payload Too Large", "body_too_large", too_large)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self._tollgate_refused:
+            return
+        self._tollgate_received += len(data)
+        if self._tollgate_received > max_body:  # a chunked body gives no length to check first
+            self._tollgate_refused = True
+            _refuse(self.channel, 413, b"Payload Too Large", "body_too_large", too_large)
+            return
+        self.content.write(data)
+
+    def process(self):
+        if getattr(self, "_tollgate_refused", False):
+            return None
+        return original_process(self)
+
+    def lineLengthExceeded(self, line: bytes):
+        _refuse(self, 414, b"URI Too Long", "url_too_long", "The URL is too long; send long text in a POST body.")
+
+    WebRequest.gotLength, WebRequest.handleContentChunk, WebRequest.process = gotLength, handleContentChunk, process
+    http.HTTPChannel.MAX_LENGTH = MAX_URL_LINE
+    http.HTTPChannel.totalHeadersSize = MAX_URL_LINE + 32 * 1024
+    http.HTTPChannel.lineLengthExceeded = lineLengthExceeded
+    WebRequest._tollgate_limits = True
