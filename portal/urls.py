@@ -15,6 +15,7 @@ admin.site.site_title = "Tollgate admin"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("account/", views.account, name="account"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("keys.urls")),

@@ -1,5 +1,7 @@
 """The landing page, the dashboard and the health check."""
 
+from allauth.mfa.utils import is_mfa_enabled
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -13,6 +15,12 @@ def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "home.html", {"plans": plan_list()})
     return render(request, "dashboard.html", {"rows": [r for r in key_rows(owner=request.user) if r.key.is_active]})
+
+
+@login_required
+@require_GET
+def account(request: HttpRequest) -> HttpResponse:
+    return render(request, "account.html", {"two_factor": is_mfa_enabled(request.user)})
 
 
 @require_GET
