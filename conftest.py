@@ -324,3 +324,21 @@ def two_upstream_catalogue(db, plans, upstream_server, second_upstream_server):
     yield upstream_server, second_upstream_server
     upstream_server.reset()
     second_upstream_server.reset()
+
+
+async def chat_socket_headers(user) -> list[tuple[bytes, bytes]]:
+    """Headers of a chat socket opened from the site's own page by `user`, logged in."""
+    from channels.db import database_sync_to_async
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    @database_sync_to_async
+    def cookie() -> bytes:
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.save()
+        return f"sessionid={session.session_key}".encode()
+
+    return [(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", await cookie())]

@@ -70,6 +70,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             info = await metering.key_load(content["key"])
         if info is None or info.owner_id != self.user.pk or info.revoked:
             return await self.error("invalid_key", messages.NOT_YOUR_KEY)
+        if info.expired:
+            return await self.error("invalid_key", messages.KEY_EXPIRED)
         route = None
         if gateway_key is None:
             route = await self.route_for(info, content.get("model"))

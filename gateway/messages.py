@@ -1,5 +1,7 @@
 """Every message the /v1 gateway gives people, in one place. The API's bodies stay English: clients parse them."""
 
+import datetime
+
 LIMIT_EXCEEDED = "Limit Exceeded"  # the seed's exact words; its front end checks for them
 TOO_MANY_REQUESTS = "Too Many Requests"
 RESETS = "resets at 00:00 UTC"
@@ -52,6 +54,11 @@ def unknown_endpoint(path: str) -> str:
         f"Unknown endpoint {path}; Tollgate serves /v1/models, /v1/chat/completions, /v1/completions, "
         "/v1/embeddings, /v1/responses, /v1/moderations, /v1/images/generations and /v1/audio/*."
     )
+
+
+def key_expired(expires_at: float | None) -> str:
+    when = datetime.datetime.fromtimestamp(expires_at or 0, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"This API key expired at {when}. Generate a new one at /keys/."
 
 
 def body_too_large(mib: int) -> str:

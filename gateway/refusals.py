@@ -56,11 +56,16 @@ async def authenticate(scope: Scope, send: Send) -> KeyInfo | None:
         logger.exception("key lookup failed")
         await send_unavailable(send)
         return None
+    challenge = [(b"www-authenticate", b"Bearer")]
     if info is None:
         message = messages.MISSING_KEY if not raw else messages.INVALID_KEY
+        await send_error(send, 401, message, "invalid_request_error", "invalid_api_key", challenge)
+        return None
+    if info.expired:
         await send_error(
-            send, 401, message, "invalid_request_error", "invalid_api_key", [(b"www-authenticate", b"Bearer")]
+            send, 401, messages.key_expired(info.expires_at), "invalid_request_error", "key_expired", challenge
         )
+        return None
     return info
 
 

@@ -12,7 +12,16 @@ from keys.models import ApiKey, DailyUsage, Plan
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ["name", "requests_per_day", "throttle_rate", "throttle_burst", "is_active", "order", "active_keys"]
+    list_display = [
+        "name",
+        "requests_per_day",
+        "throttle_rate",
+        "throttle_burst",
+        "max_key_days",
+        "is_active",
+        "order",
+        "active_keys",
+    ]
     list_editable = ["requests_per_day", "is_active", "order"]
     search_fields = ["name"]
     readonly_fields = ["backend_id", "updated_at"]
@@ -85,7 +94,7 @@ class DailyUsageInline(admin.TabularInline):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["public_prefix", "owner", "plan", "label", "created_at", "last_used_at", "is_active"]
+    list_display = ["public_prefix", "owner", "plan", "label", "created_at", "last_used_at", "expires_at", "is_active"]
     list_filter = ["plan", StatusFilter]
     search_fields = ["owner__email", "prefix", "label"]
     list_select_related = ["owner", "plan"]
@@ -97,6 +106,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "created_at",
         "last_used_at",
         "revoked_at",
+        "expires_at",
         "used_today",
     ]
     fields = [
@@ -108,6 +118,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "created_at",
         "last_used_at",
         "revoked_at",
+        "expires_at",
         "used_today",
     ]
     inlines = [DailyUsageInline]

@@ -9,7 +9,16 @@ from rest_framework.views import APIView
 
 from keys import selectors, services
 from keys.exceptions import ForeignAccount, KeyBackendError, KeyServiceError
-from keys.serializers import CreateKeyIn, CreateKeyOut, KeyCreatedOut, KeyCreateIn, KeyOut, MessageOut, PlanOut
+from keys.serializers import (
+    CreateKeyIn,
+    CreateKeyOut,
+    KeyCreatedOut,
+    KeyCreateIn,
+    KeyOut,
+    KeySwitchIn,
+    MessageOut,
+    PlanOut,
+)
 
 ERRORS = {code: OpenApiResponse(MessageOut) for code in (400, 403, 404, 409, 500)}
 
@@ -68,7 +77,10 @@ class KeyListCreate(APIView):
         data.is_valid(raise_exception=True)
         try:
             key, plaintext = services.key_create(
-                owner=request.user, plan_name=data.validated_data["plan"], label=data.validated_data["label"]
+                owner=request.user,
+                plan_name=data.validated_data["plan"],
+                label=data.validated_data["label"],
+                expires_in_days=data.validated_data["expires_in_days"],
             )
         except KeyServiceError as exc:
             return error_response(exc)
@@ -95,3 +107,18 @@ class KeyRotate(APIView):
         except KeyServiceError as exc:
             return error_response(exc, operation="rotate")
         return Response({**KeyOut(new_key).data, "value": plaintext})
+
+
+class KeySwitch(APIView):
+    """POST /api/v1/keys/{id}/switch/: move the key to another plan; today's count carries over."""
+
+    @extend_schema(request=KeySwitchIn, responses={200: KeyOut, **ERRORS})
+    def post(self, request: Request, pk: int) -> Response:
+        key = selectors.key_get(owner=request.user, pk=pk)
+        data = KeySwitchIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.key_switch_plan(key=key, plan_name=data.validated_data["plan"])
+        except KeyServiceError as exc:
+            return error_response(exc, operation="switch")
+        return Response(KeyOut(key).data)

@@ -43,3 +43,21 @@ class KeyBackendError(KeyServiceError):
     status = 500
     code = "backend_failed"
     message = "create failed"
+
+
+class BadExpiry(KeyServiceError):
+    status = 400
+    code = "bad_expiry"
+    message = "A key's lifetime must be a whole number of days from 1 to 3650, or none for a key that never expires."
+
+
+class KeyExpired(KeyServiceError):
+    status = 409
+    code = "key_expired"
+    message = "This key has expired; generate a new key instead."
+
+
+class SamePlan(KeyServiceError):
+    status = 400
+    code = "same_plan"
+    message = "The key is already in that plan."

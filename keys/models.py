@@ -1,12 +1,17 @@
 """Plans, API keys and their daily usage."""
 
+import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from keys.crypto import display_prefix
+
+EXPIRY_WARNING = datetime.timedelta(days=7)
 
 
 class Plan(models.Model):
@@ -21,6 +26,12 @@ class Plan(models.Model):
     )
     throttle_burst = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Bucket size; defaults to the rate."
+    )
+    max_key_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Longest a key may live, in days; empty: no limit.",
     )
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True, help_text="Offered for new keys. Existing keys keep working.")
@@ -49,6 +60,7 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="Empty: never expires.")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -81,7 +93,23 @@ class ApiKey(models.Model):
 
     @property
     def is_active(self) -> bool:
+        """Not revoked. An active key may still have expired: see is_expired."""
         return self.revoked_at is None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def expires_soon(self) -> bool:
+        """Within EXPIRY_WARNING of expiring, and not yet expired: pages warn."""
+        return (
+            self.expires_at is not None and not self.is_expired and self.expires_at - timezone.now() <= EXPIRY_WARNING
+        )
+
+    @property
+    def status(self) -> str:
+        return "revoked" if not self.is_active else "expired" if self.is_expired else "active"
 
 
 class DailyUsage(models.Model):

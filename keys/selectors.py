@@ -59,3 +59,14 @@ def key_rows(*, owner: AbstractBaseUser) -> list[KeyRow]:
             )
         )
     return rows
+
+
+KEY_LIFETIMES = (7, 30, 90)
+
+
+def expiry_choices(*, plan: Plan) -> list[tuple[str, str]]:
+    """The lifetimes Generate Key offers for `plan`: never, 7, 30 or 90 days, within its maximum."""
+    if not plan.max_key_days:
+        return [("", "Never expires"), *((str(d), f"Expires in {d} days") for d in KEY_LIFETIMES)]
+    days = [d for d in KEY_LIFETIMES if d < plan.max_key_days] + [plan.max_key_days]
+    return [(str(d), f"Expires in {d} days") for d in reversed(days)]

@@ -8,7 +8,7 @@ from keys.models import ApiKey, Plan
 class PlanOut(serializers.ModelSerializer):
     class Meta:
         model = Plan
-        fields = ["name", "requests_per_day", "throttle_rate", "throttle_burst", "description"]
+        fields = ["name", "requests_per_day", "throttle_rate", "throttle_burst", "max_key_days", "description"]
 
 
 class CreateKeyIn(serializers.Serializer):
@@ -25,6 +25,18 @@ class CreateKeyOut(serializers.Serializer):
 class KeyCreateIn(serializers.Serializer):
     plan = serializers.CharField(max_length=64, help_text="The plan's name, e.g. 10RequestPerDay.")
     label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    expires_in_days = serializers.IntegerField(
+        min_value=1,
+        max_value=3650,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Days until the key stops working; null or absent: never (or the plan's maximum).",
+    )
+
+
+class KeySwitchIn(serializers.Serializer):
+    plan = serializers.CharField(max_length=64, help_text="The plan to move the key to.")
 
 
 class KeyOut(serializers.ModelSerializer):
@@ -34,10 +46,10 @@ class KeyOut(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["id", "label", "prefix", "plan", "status", "created_at", "last_used_at", "revoked_at"]
+        fields = ["id", "label", "prefix", "plan", "status", "created_at", "last_used_at", "revoked_at", "expires_at"]
 
     def get_status(self, key: ApiKey) -> str:
-        return "active" if key.is_active else "revoked"
+        return key.status
 
 
 class KeyCreatedOut(KeyOut):

@@ -1,5 +1,6 @@
 """Changes to plans and keys. Every function here leaves nothing half-made when it fails."""
 
+import datetime
 import logging
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -8,8 +9,17 @@ from django.utils import timezone
 
 from keys.backends import get_backend
 from keys.crypto import key_generate, key_hash
-from keys.exceptions import KeyAlreadyExists, KeyBackendError, KeyRevoked, PlanNotFound
-from keys.metering import forget_key
+from keys.exceptions import (
+    BadExpiry,
+    KeyAlreadyExists,
+    KeyBackendError,
+    KeyExpired,
+    KeyRevoked,
+    KeyServiceError,
+    PlanNotFound,
+    SamePlan,
+)
+from keys.metering import carry_over, forget_key
 from keys.models import ApiKey, Plan
 
 logger = logging.getLogger(__name__)
@@ -35,9 +45,38 @@ def _record_or_roll_back(*, backend, backend_id: str, build) -> ApiKey:
         raise
 
 
-def key_create(*, owner: AbstractBaseUser, plan_name: str, label: str = "") -> tuple[ApiKey, str]:
+MAX_KEY_DAYS = 3650
+
+
+def key_expiry(*, plan: Plan, expires_in_days: int | None) -> datetime.datetime | None:
+    """When a new key in `plan` expires: as asked, capped by the plan's maximum (its default too)."""
+    if expires_in_days is not None and (
+        isinstance(expires_in_days, bool)
+        or not isinstance(expires_in_days, int)
+        or not 1 <= expires_in_days <= MAX_KEY_DAYS
+    ):
+        raise BadExpiry()
+    if plan.max_key_days:
+        if expires_in_days is None:
+            expires_in_days = plan.max_key_days
+        elif expires_in_days > plan.max_key_days:
+            raise BadExpiry(f"Keys in {plan.name} live at most {plan.max_key_days} days.")
+    return timezone.now() + datetime.timedelta(days=expires_in_days) if expires_in_days else None
+
+
+def _retire_expired(*, owner: AbstractBaseUser, plan: Plan) -> None:
+    """An expired key still holds its plan's one active place: revoke it, so a new key can take it."""
+    for key in ApiKey.objects.filter(owner=owner, plan=plan, revoked_at__isnull=True, expires_at__lte=timezone.now()):
+        key_revoke(key=key)
+
+
+def key_create(
+    *, owner: AbstractBaseUser, plan_name: str, label: str = "", expires_in_days: int | None = None
+) -> tuple[ApiKey, str]:
     """Create `owner`'s key in the plan; return it with its plaintext, which is never stored."""
     plan = _plan_for(plan_name)
+    expires_at = key_expiry(plan=plan, expires_in_days=expires_in_days)
+    _retire_expired(owner=owner, plan=plan)
     if ApiKey.objects.filter(owner=owner, plan=plan, revoked_at__isnull=True).exists():
         raise KeyAlreadyExists()
     backend = get_backend()
@@ -53,6 +92,7 @@ def key_create(*, owner: AbstractBaseUser, plan_name: str, label: str = "") -> t
             prefix=prefix,
             hashed_secret=key_hash(plaintext),
             backend_id=backend_id,
+            expires_at=expires_at,
         ),
     )
     logger.info("key %s created for user %s in plan %s", key.public_prefix, owner.pk, plan.name)
@@ -76,6 +116,8 @@ def key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
     """Replace the key's secret: a new key in the same plan and label; the old one stops working."""
     if key.revoked_at is not None:
         raise KeyRevoked("A revoked key cannot be rotated; generate a new key instead.")
+    if key.is_expired:
+        raise KeyExpired()
     backend = get_backend()
     prefix, plaintext = key_generate()
     backend_id = backend.rotate_key(api_key=key, owner_email=key.owner.email, plaintext=plaintext)
@@ -90,6 +132,7 @@ def key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
             prefix=prefix,
             hashed_secret=key_hash(plaintext),
             backend_id=backend_id,
+            expires_at=key.expires_at,
         )
 
     try:
@@ -105,6 +148,47 @@ def key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
         logger.warning("key %s rotated, but the backend could not retire the old key", key.public_prefix)
     logger.info("key %s rotated to %s", key.public_prefix, new_key.public_prefix)
     return new_key, plaintext
+
+
+def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
+    """Move the key to another plan, keeping its value. The day's count carries over: never refilled."""
+    if key.revoked_at is not None:
+        raise KeyRevoked("A revoked key cannot switch plans.")
+    if key.is_expired:
+        raise KeyExpired("This key has expired; generate a new key in the plan you want instead.")
+    plan = _plan_for(plan_name)
+    if plan.pk == key.plan_id:
+        raise SamePlan()
+    if ApiKey.objects.filter(owner_id=key.owner_id, plan=plan, revoked_at__isnull=True).exists():
+        raise KeyAlreadyExists(f"You already have an active key in {plan.name}.")
+    old_plan, backend = key.plan, get_backend()
+    backend.switch_key_plan(api_key=key, old_plan=old_plan, new_plan=plan)  # remote first, undone below
+    try:
+        carry_over(owner_id=key.owner_id, from_plan_id=old_plan.pk, to_plan_id=plan.pk)
+        with transaction.atomic():
+            key.plan = plan
+            key.save(update_fields=["plan"])
+    except BaseException as exc:
+        key.plan = old_plan
+        backend.switch_key_plan(api_key=key, old_plan=plan, new_plan=old_plan)
+        if isinstance(exc, IntegrityError):
+            raise KeyAlreadyExists(f"You already have an active key in {plan.name}.") from exc
+        raise
+    _forget(key)
+    logger.info("key %s switched from %s to %s", key.public_prefix, old_plan.name, plan.name)
+    return key
+
+
+def keys_expire_due() -> int:
+    """Revoke every key past its expiry (so a backend such as API Gateway stops it too); how many."""
+    done = 0
+    for key in ApiKey.objects.filter(revoked_at__isnull=True, expires_at__lte=timezone.now()).select_related("plan"):
+        try:
+            key_revoke(key=key)
+            done += 1
+        except KeyServiceError:
+            logger.warning("could not revoke expired key %s; will try again", key.public_prefix)
+    return done
 
 
 def _forget(key: ApiKey) -> None:

@@ -18,10 +18,12 @@ def _page(
 ) -> HttpResponse:
     rows = selectors.key_rows(owner=request.user)
     backend = get_backend()
-    active_plans = {row.key.plan_id for row in rows if row.key.is_active}
+    active_plans = {row.key.plan_id for row in rows if row.key.status == "active"}
+    plans = selectors.plan_list()
     context = {
-        "plans": selectors.plan_list(),
+        "plans": [(plan, selectors.expiry_choices(plan=plan)) for plan in plans],
         "active_plans": active_plans,
+        "switch_plans": len(plans) > 1,
         "rows": rows,
         "new_key": new_key,
         "plaintext": plaintext,
@@ -47,9 +49,13 @@ def keys_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def key_generate(request: HttpRequest) -> HttpResponse:
     plan_name = request.POST.get("plan_name", "")
+    days = request.POST.get("expires_in_days", "")
     try:
         key, plaintext = services.key_create(
-            owner=request.user, plan_name=plan_name, label=request.POST.get("label", "")
+            owner=request.user,
+            plan_name=plan_name,
+            label=request.POST.get("label", ""),
+            expires_in_days=int(days) if days.isdigit() else None if not days else -1,
         )
     except KeyServiceError as exc:
         message = exc.page_message if isinstance(exc, KeyAlreadyExists) else exc.message
@@ -81,3 +87,16 @@ def key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     except KeyServiceError as exc:
         return _page(request, error=exc.message, status=exc.status if exc.status < 500 else 503)
     return _page(request, new_key=new_key, plaintext=plaintext)
+
+
+@login_required
+@require_POST
+def key_switch(request: HttpRequest, pk: int) -> HttpResponse:
+    key = selectors.key_get(owner=request.user, pk=pk)
+    try:
+        services.key_switch_plan(key=key, plan_name=request.POST.get("plan_name", ""))
+    except KeyServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Key {key.public_prefix} now uses {key.plan.name}. Today's use carried over.")
+    return redirect("keys")

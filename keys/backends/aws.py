@@ -64,6 +64,25 @@ class AwsKeyBackend(BaseKeyBackend):
             # Disabled already stops it working; detaching is tidiness, so a failure here is only logged.
             logger.warning("key %s disabled but not detached from its usage plan: %s", api_key.public_prefix, exc)
 
+    def switch_key_plan(self, *, api_key: ApiKey, old_plan: Plan, new_plan: Plan) -> None:
+        if not api_key.backend_id:
+            return
+        if not new_plan.backend_id:
+            raise KeyBackendError(f"Plan {new_plan.name} is not in API Gateway yet. Staff: run `manage.py sync_plans`.")
+        # Detach first: AWS refuses a key in two usage plans of the same stage.
+        with aws_errors("move the key out of its usage plan"):
+            self.client.delete_usage_plan_key(usagePlanId=old_plan.backend_id, keyId=api_key.backend_id)
+        try:
+            with aws_errors("move the key into its new usage plan"):
+                self.client.create_usage_plan_key(
+                    usagePlanId=new_plan.backend_id, keyId=api_key.backend_id, keyType="API_KEY"
+                )
+        except KeyBackendError:
+            self.client.create_usage_plan_key(
+                usagePlanId=old_plan.backend_id, keyId=api_key.backend_id, keyType="API_KEY"
+            )
+            raise
+
     def plans(self) -> list[Plan]:
         return list(Plan.objects.filter(is_active=True).exclude(backend_id=""))
 

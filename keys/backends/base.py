@@ -50,6 +50,11 @@ class BaseKeyBackend:
         """Remove a key that was replaced by rotation."""
         self.delete_key(backend_id=api_key.backend_id)
 
+    def switch_key_plan(self, *, api_key: ApiKey, old_plan: Plan, new_plan: Plan) -> None:
+        """Make the key count against `new_plan` instead of `old_plan`. Raises KeyBackendError, with the
+        key left in `old_plan`, if it could not. Tollgate's own quotas need nothing here."""
+        return None
+
     def plans(self) -> list[Plan]:
         """The plans users may pick, in display order."""
         return list(Plan.objects.filter(is_active=True))

@@ -19,6 +19,7 @@ __all__ = [
     "Verdict",
     "admit",
     "authenticate",
+    "carry_over",
     "forget_key",
     "key_load",
     "record_usage",
@@ -33,7 +34,8 @@ logger = logging.getLogger(__name__)
 
 
 async def authenticate(raw: str) -> KeyInfo | None:
-    """The key's facts if `raw` is a well-formed, known, active key; None otherwise."""
+    """The key's facts if `raw` is a well-formed, known, unrevoked key; None otherwise.
+    An expired key's facts come back with `expired` true: callers refuse it, saying why."""
     return await key_authenticate(raw)
 
 
@@ -64,6 +66,11 @@ async def used(info: KeyInfo) -> int:
 def used_sync(*, owner_id: int, plan_id: int, day: datetime.date | None = None) -> int:
     """used(), for pages and the admin."""
     return get_quota_store().used_sync(owner_id, plan_id, day or utc_today())
+
+
+def carry_over(*, owner_id: int, from_plan_id: int, to_plan_id: int) -> None:
+    """Before a key moves between plans: today's count in the new plan becomes at least the old one's."""
+    get_quota_store().carry_over_sync(owner_id, from_plan_id, to_plan_id, utc_today())
 
 
 def record_usage(info: KeyInfo, *, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:

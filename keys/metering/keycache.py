@@ -30,6 +30,7 @@ def key_info_load(*, prefix: str | None = None, key_id: int | None = None) -> Ke
         throttle_burst=plan.throttle_burst,
         hashed_secret=key.hashed_secret,
         revoked=key.revoked_at is not None,
+        expires_at=key.expires_at.timestamp() if key.expires_at else None,
     )
 
 
@@ -38,7 +39,8 @@ def _load_by_prefix(prefix: str) -> KeyInfo | None:
 
 
 async def key_authenticate(raw: str) -> KeyInfo | None:
-    """The key's facts if `raw` is a well-formed, known, active key; None otherwise."""
+    """The key's facts if `raw` is a well-formed, known, unrevoked key; None otherwise.
+    An expired key's facts are returned: callers tell the user it expired."""
     parsed = key_parse(raw)
     if parsed is None:  # mistyped or made up: refused without touching the database
         return None

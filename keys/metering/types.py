@@ -1,6 +1,7 @@
 """What metering hands its callers: a key's facts, an admission, a verdict, and the UTC day."""
 
 import datetime
+import time
 from dataclasses import dataclass
 
 
@@ -17,6 +18,11 @@ class KeyInfo:
     throttle_burst: int | None
     hashed_secret: str
     revoked: bool
+    expires_at: float | None = None  # a Unix time; None: never
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and time.time() >= self.expires_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -251,3 +251,33 @@ def test_staff_sync_plans_from_the_admin(aws, client, user_factory):
     )
     assert "Synced all active plans" in response.content.decode()
     assert usage_plans(aws)["10RequestPerDay"]["quota"]["limit"] == 11
+
+
+def plan_keys(aws, plan_name: str) -> list[str]:
+    plan_id = Plan.objects.get(name=plan_name).backend_id
+    return [k["id"] for k in aws.client.get_usage_plan_keys(usagePlanId=plan_id)["items"]]
+
+
+def test_switching_plans_moves_the_key_between_usage_plans(aws, user):
+    key, plaintext = services.key_create(owner=user, plan_name="10RequestPerDay")
+    services.key_switch_plan(key=key, plan_name="30RequestPerDay")
+    assert plan_keys(aws, "30RequestPerDay") == [key.backend_id]
+    assert key.backend_id not in plan_keys(aws, "10RequestPerDay")
+    assert aws.client.get_api_key(apiKey=key.backend_id, includeValue=True)["value"] == plaintext  # same key
+
+
+def test_a_failed_move_puts_the_key_back_in_its_usage_plan(aws, user, monkeypatch):
+    key, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
+    target = Plan.objects.get(name="30RequestPerDay").backend_id
+    original = botocore.client.BaseClient._make_api_call
+
+    def call(self, name, params):
+        if name == "CreateUsagePlanKey" and params["usagePlanId"] == target:
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "injected"}}, name)
+        return original(self, name, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+    with pytest.raises(KeyBackendError, match="throttling"):
+        services.key_switch_plan(key=key, plan_name="30RequestPerDay")
+    assert plan_keys(aws, "10RequestPerDay") == [key.backend_id] and plan_keys(aws, "30RequestPerDay") == []
+    assert ApiKey.objects.get(pk=key.pk).plan.name == "10RequestPerDay"

@@ -50,6 +50,19 @@ class QuotaStoreContract:
         admission = await store.consume(info, utc_today())
         assert not admission.admitted and admission.revoked
 
+    async def test_carry_over_raises_the_new_plans_count_and_never_lowers_one(self, store, info, plans):
+        day, other = utc_today(), plans["30RequestPerDay"].pk
+        for _ in range(5):
+            await store.consume(info, day)
+        used = sync_to_async(store.used_sync)
+        await sync_to_async(store.carry_over_sync)(info.owner_id, info.plan_id, other, day)
+        assert await used(info.owner_id, other, day) == 5
+        await sync_to_async(store.carry_over_sync)(info.owner_id, other, info.plan_id, day)
+        assert await used(info.owner_id, info.plan_id, day) == 5  # the higher count stays
+        fresh = plans["10RequestPerDay"].pk
+        await sync_to_async(store.carry_over_sync)(info.owner_id, fresh, info.plan_id, day)  # nothing used there
+        assert await used(info.owner_id, info.plan_id, day) == 5
+
     async def test_days_are_counted_separately(self, store, info):
         import datetime
 

@@ -63,3 +63,35 @@ def test_every_page_passes_its_content_security_policy(page, live, user, user_fa
     )
     page.wait_for_timeout(200)
     assert page.evaluate("window.ran") is None and any("script-src" in v for v in violations)
+
+
+def test_turning_on_two_factor_then_logging_in_with_a_code(page, live, user):
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+
+    from conftest import PASSWORD, browser_log_in
+
+    def code(secret: str) -> str:
+        counters = list(yield_hotp_counters_from_time())
+        return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+
+    browser_log_in(page, live, user.email)
+    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Turn on two-factor").click()
+    page.get_by_label("Password").fill(PASSWORD)  # allauth asks again before a security change
+    page.get_by_label("Password").press("Enter")
+    secret = page.get_by_label("Authenticator secret").input_value()
+    expect(page.locator("img[src^='data:image/svg']")).to_be_visible()  # the QR code, allowed by the CSP
+    page.get_by_label("Authenticator code").fill(code(secret))
+    page.get_by_role("button", name="Activate").click()
+    page.goto(live.url + "/account/")
+    expect(page.get_by_text("On.", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Log out").click()
+
+    page.goto(live.url + "/accounts/login/")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.press("input[name=password]", "Enter")
+    expect(page.get_by_role("heading", name="Two-Factor Authentication")).to_be_visible()
+    page.get_by_placeholder("Code").fill(code(secret))
+    page.get_by_role("button", name="Sign In").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()

@@ -33,6 +33,11 @@ class BaseQuotaStore:
         """used(), for pages and the admin, which run outside the event loop."""
         raise NotImplementedError("subclasses of BaseQuotaStore must provide a used_sync() method")
 
+    def carry_over_sync(self, owner_id: int, from_plan_id: int, to_plan_id: int, day: datetime.date) -> None:
+        """Raise the day's count in `to_plan_id` to at least the count in `from_plan_id`, atomically,
+        so that moving a key between plans never refills the day. Never lowers a count."""
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide a carry_over_sync() method")
+
     # -- May be overridden ------------------------------------------------------------------------
 
     def revoke_sync(self, key_id: int) -> None:

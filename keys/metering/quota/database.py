@@ -21,6 +21,12 @@ _ENSURE_SQL = f"""
 INSERT INTO {_TABLE} (owner_id, plan_id, day, used) VALUES (%s, %s, %s, 0)
 ON CONFLICT (owner_id, plan_id, day) DO NOTHING
 """
+_CARRY_SQL = f"""
+INSERT INTO {_TABLE} (owner_id, plan_id, day, used)
+SELECT owner_id, %s, day, used FROM {_TABLE} WHERE owner_id = %s AND plan_id = %s AND day = %s
+ON CONFLICT (owner_id, plan_id, day) DO UPDATE SET
+  used = CASE WHEN excluded.used > {_TABLE}.used THEN excluded.used ELSE {_TABLE}.used END
+"""
 _REFUND_SQL = f"UPDATE {_TABLE} SET used = used - 1 WHERE owner_id = %s AND plan_id = %s AND day = %s AND used > 0"
 
 
@@ -51,6 +57,10 @@ class DatabaseQuota(BaseQuotaStore):
     def refund_sync(self, info: KeyInfo, day: datetime.date) -> None:
         with connection.cursor() as cursor:
             cursor.execute(_REFUND_SQL, (info.owner_id, info.plan_id, day))
+
+    def carry_over_sync(self, owner_id: int, from_plan_id: int, to_plan_id: int, day: datetime.date) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(_CARRY_SQL, (to_plan_id, owner_id, from_plan_id, day))
 
     def used_sync(self, owner_id: int, plan_id: int, day: datetime.date) -> int:
         row = QuotaCounter.objects.filter(owner_id=owner_id, plan_id=plan_id, day=day).values_list("used", flat=True)

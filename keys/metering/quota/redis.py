@@ -29,6 +29,13 @@ local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 if used > 0 then return redis.call('DECR', KEYS[1]) end
 return 0
 """
+_CARRY_LUA = """
+local from_used = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1]))
+local to_used = tonumber(redis.call('GET', KEYS[2]) or ARGV[2])
+if from_used > to_used then to_used = from_used end
+redis.call('SET', KEYS[2], to_used, 'EX', ARGV[3])
+return to_used
+"""
 _COUNTER_TTL = 3 * 24 * 3600
 _UNSEEDED, _REVOKED, _ADMITTED = -2, -1, 1
 
@@ -81,6 +88,12 @@ class RedisQuota(BaseQuotaStore):
     async def used(self, info: KeyInfo, day: datetime.date) -> int:
         client = self._scripts.get().client
         return int(await client.get(self.counter_key(info.owner_id, info.plan_id, day)) or 0)
+
+    def carry_over_sync(self, owner_id: int, from_plan_id: int, to_plan_id: int, day: datetime.date) -> None:
+        # Counters Redis lacks start from what the database recorded, as consume() does.
+        keys = [self.counter_key(owner_id, from_plan_id, day), self.counter_key(owner_id, to_plan_id, day)]
+        seeds = [_answered_in_database(owner_id, plan_id, day) for plan_id in (from_plan_id, to_plan_id)]
+        self.sync.eval(_CARRY_LUA, 2, *keys, *seeds, _COUNTER_TTL)
 
     def revoke_sync(self, key_id: int) -> None:
         self.sync.set(self.revoked_key(key_id), 1)
