@@ -118,7 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     body = json.dumps({"model": "loopback-model", "messages": MESSAGES, "stream": args.stream}).encode()
 
-    up_port, bare_port = free_port(), free_port()
+    up_port, bare_port, tuned_port = free_port(), free_port(), free_port()
     tmp = tempfile.mkdtemp(prefix="tollgate-bench-")
     upstream_url = f"http://127.0.0.1:{up_port}"
     catalogue = {
@@ -132,8 +132,15 @@ def main() -> None:
     processes = [
         start([sys.executable, "bench/upstream.py", "--port", str(up_port)], {}),
         start([*daphne, "-p", str(bare_port), "bench.bare_proxy:app"], {"UPSTREAM": upstream_url}),
+        start(
+            [*daphne, "-p", str(tuned_port), "bench.bare_proxy:app"], {"UPSTREAM": upstream_url, "DAPHNE_TUNED": "1"}
+        ),
     ]
-    targets = [Target("direct to the upstream", up_port, {}), Target(BARE, bare_port, {})]
+    targets = [
+        Target("direct to the upstream", up_port, {}),
+        Target(BARE, bare_port, {}),
+        Target("bare proxy, Tollgate's daphne tuning", tuned_port, {}),
+    ]
     try:
         for index, (name, redis_url, with_catalogue) in enumerate(gateways):
             port = free_port()
@@ -150,7 +157,7 @@ def main() -> None:
             processes.append(start([*daphne, "-p", str(port), "portal.asgi:application"], env))
             targets.append(Target(name, port, {"x-api-key": key}))
         for target in targets:
-            wait_for(target.port, "/" if target.port in (up_port, bare_port) else "/healthz")
+            wait_for(target.port, "/" if target.port in (up_port, bare_port, tuned_port) else "/healthz")
         for number in range(args.rounds):
             for target in targets if number % 2 == 0 else targets[::-1]:
                 target.rounds.append(asyncio.run(measure(target, args.sequential, args.requests, body)))
@@ -166,20 +173,25 @@ def report(targets: list[Target], args: argparse.Namespace) -> None:
     direct, bare = targets[0], targets[1]
     kind = "streamed (SSE)" if args.stream else "whole"
     print(f"\nTollgate gateway benchmark: {kind} completions, median of {args.rounds} alternating rounds; ms\n")
-    print(f"{'target':32} {'c=1 median':>10} {'c=1 p99':>8} {'c=16 median':>11} {'c=16 p99':>9} {'c=16 rps':>9}")
+    print(f"{'target':38} {'c=1 median':>10} {'c=1 p99':>8} {'c=16 median':>11} {'c=16 p99':>9} {'c=16 rps':>9}")
     for t in targets:
         print(
-            f"{t.name:32} {t.median(lambda o, m: o.median_ms):10.2f} {t.median(lambda o, m: o.p99_ms):8.2f} "
+            f"{t.name:38} {t.median(lambda o, m: o.median_ms):10.2f} {t.median(lambda o, m: o.p99_ms):8.2f} "
             f"{t.median(lambda o, m: m.median_ms):11.2f} {t.median(lambda o, m: m.p99_ms):9.2f} "
             f"{t.median(lambda o, m: m.rps):9.0f}"
         )
     direct_one = direct.median(lambda o, m: o.median_ms)
     bare_rps, bare_p99 = bare.median(lambda o, m: m.rps), bare.median(lambda o, m: m.p99_ms)
-    print(f"\n{'added over direct':32} {'c=1 median':>10} {'rps vs bare proxy':>18} {'c=16 p99 vs bare':>17}")
+    tuned_rps = targets[2].median(lambda o, m: m.rps)
+    print(
+        f"\n{'added over direct':38} {'c=1 median':>10} {'rps vs bare proxy':>18} {'vs tuned bare':>14} "
+        f"{'c=16 p99 vs bare':>17}"
+    )
     for t in targets[1:]:
         added = t.median(lambda o, m: o.median_ms) - direct_one
-        ratio = t.median(lambda o, m: m.rps) / bare_rps
-        print(f"{t.name:32} {added:10.2f} {ratio:18.2f} {t.median(lambda o, m: m.p99_ms) / bare_p99:17.2f}")
+        rps = t.median(lambda o, m: m.rps)
+        p99 = t.median(lambda o, m: m.p99_ms) / bare_p99
+        print(f"{t.name:38} {added:10.2f} {rps / bare_rps:18.2f} {rps / tuned_rps:14.2f} {p99:17.2f}")
     print(f"\nupstream alone: {direct.median(lambda o, m: m.rps):.0f} rps at c=16 (must be >= 10,000)")
 
 

@@ -72,7 +72,8 @@ def parse_json(body: bytes | None) -> dict:
         raise BodyProblem(messages.BODY_NOT_JSON) from exc
     if not isinstance(payload, dict):
         raise BodyProblem(messages.BODY_NOT_OBJECT)
-    if _depth(payload, MAX_DEPTH) > MAX_DEPTH:
+    # Counting brackets is far cheaper than walking the value, and settles almost every body.
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _depth(payload, MAX_DEPTH) > MAX_DEPTH:
         raise BodyProblem(messages.BODY_TOO_DEEP)
     return payload
 

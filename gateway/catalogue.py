@@ -6,6 +6,7 @@ model), exactly as before the catalogue existed.
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gateway.app_settings import app_settings
 from gateway.upstream import Upstreamish, client_for, get_upstream
@@ -53,13 +54,19 @@ class Snapshot:
     def route(self, model: str, plan_id: int) -> Route | None:
         """Where to send `model` for a key in `plan_id`; None if it does not exist or is not granted."""
         if self.empty:
-            return Route(model, (Target(None, "default", get_upstream(), 1, model),))
+            return _default_route(model, get_upstream())
         entry = self.entries.get(model)
         if entry is None or not entry.targets:
             return None
         if plan_id in self.restricted_plans and plan_id not in entry.plan_ids:
             return None
         return Route(model, entry.targets)
+
+
+@lru_cache(maxsize=1024)
+def _default_route(model: str, client: Upstreamish) -> Route:
+    """Without a catalogue every model goes to the LLM_* upstream, under the name it was asked by."""
+    return Route(model, (Target(None, "default", client, 1, model),))
 
 
 def snapshot_load() -> Snapshot:

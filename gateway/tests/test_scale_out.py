@@ -3,6 +3,7 @@
 import asyncio
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import openai
@@ -55,11 +56,13 @@ def manage(args: list[str], env: dict | None = None) -> str:
     return result.stdout
 
 
-def make_key(email: str, env: dict | None = None) -> str:
+def make_key(email: str, env: dict | None = None, plan: str = "20RequestPerDay", limit: int = 20) -> str:
     code = (
         "from django.contrib.auth.models import User; from keys.services import key_create; "
+        "from keys.models import Plan; "
+        f"Plan.objects.get_or_create(name={plan!r}, defaults={{'requests_per_day': {limit}}}); "
         f"u = User.objects.create_user({email!r}, {email!r}); "
-        "print(key_create(owner=u, plan_name='20RequestPerDay')[1])"
+        f"print(key_create(owner=u, plan_name={plan!r})[1])"
     )
     return manage(["shell", "-v", "0", "-c", code], env).strip().splitlines()[-1]
 
@@ -98,4 +101,26 @@ def test_sixty_requests_over_five_processes_admit_exactly_twenty(
 
         counters = [k for k in redis.Redis.from_url(redis_url).keys("tollgate:quota:*")]
         assert len(counters) == 1 and int(redis.Redis.from_url(redis_url).get(counters[0])) == 20
+    upstream_server.reset()
+
+
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis-counters", "postgres-counters"])
+def test_leases_over_three_processes_admit_exactly_a_large_plans_limit(
+    postgres_database, redis_url, live_server_factory, live_server_env, upstream_server, with_redis
+):
+    """A 1,000-a-day plan is spent from leases over three processes: never past 1,000, and all of it
+    once the leases have ended."""
+    upstream_server.reset()
+    env = {"DATABASE_URL": postgres_database, **live_server_env}
+    if with_redis:
+        env["REDIS_URL"] = redis_url
+    key = make_key(f"lease-{with_redis}@example.com", {"REDIS_URL": env.get("REDIS_URL", "")}, "Large", 1000)
+    workers = live_server_factory(env, server="uvicorn", workers=2)
+    daphne = live_server_factory(env)
+    statuses = asyncio.run(burst([workers.url, daphne.url], key, 1150))
+    assert set(statuses) == {200, 429} and 990 <= statuses.count(200) <= 1000
+    time.sleep(1.5)  # leases end and hand back what they did not spend
+    later = asyncio.run(burst([workers.url, daphne.url], key, 60))
+    assert statuses.count(200) + later.count(200) == 1000
+    assert len(upstream_server.requests) == 1000
     upstream_server.reset()

@@ -8,6 +8,7 @@ import logging
 
 from keys.metering.dbthread import in_db_thread
 from keys.metering.keycache import key_authenticate, key_cache_forget, key_info_load
+from keys.metering.leases import quota_leases
 from keys.metering.quota import get_quota_store
 from keys.metering.throttle import throttle_wait
 from keys.metering.types import Admission, KeyInfo, Verdict, seconds_until_reset, utc_today
@@ -49,18 +50,19 @@ async def admit(info: KeyInfo) -> Verdict:
     wait = await throttle_wait(info)
     if wait:
         return Verdict(throttled_for=wait)
-    admission = await get_quota_store().consume(info, utc_today())
+    admission = await quota_leases.consume(get_quota_store(), info, utc_today())
     return Verdict(admission=admission, revoked=admission.revoked)
 
 
 async def refund(info: KeyInfo) -> None:
     """Give back a request that admit() counted: the model did not answer it."""
-    await get_quota_store().refund(info, utc_today())
+    await quota_leases.refund(get_quota_store(), info, utc_today())
 
 
 async def used(info: KeyInfo) -> int:
-    """Requests counted today, without counting one more."""
-    return await get_quota_store().used(info, utc_today())
+    """Requests counted today, without counting one more (this process's unspent lease aside)."""
+    day = utc_today()
+    return await get_quota_store().used(info, day) - quota_leases.unspent(info, day)
 
 
 def used_sync(*, owner_id: int, plan_id: int, day: datetime.date | None = None) -> int:
@@ -84,7 +86,9 @@ def forget_key(*, key_id: int, prefix: str) -> None:
     """After a revocation commits: drop this process's cached copy and tell the quota store."""
     key_cache_forget(prefix)
     try:
-        get_quota_store().revoke_sync(key_id)
+        store = get_quota_store()
+        quota_leases.forget_sync(store, key_id)
+        store.revoke_sync(key_id)
     except Exception:
         # The revocation is committed; other processes drop their cached copy within seconds.
         logger.exception("could not mark key %s revoked in the quota store", key_id)

@@ -4,6 +4,8 @@ import datetime
 import time
 from dataclasses import dataclass
 
+_DAY = 86400
+
 
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
@@ -50,11 +52,19 @@ class Verdict:
         return self.admission is not None and self.admission.admitted
 
 
+_today: tuple[int, datetime.date] = (-1, datetime.date.min)
+
+
 def utc_today() -> datetime.date:
-    return datetime.datetime.now(datetime.UTC).date()
+    """Today's UTC date; on the hot path, so it is worked out once a day, not once a call."""
+    global _today
+    day_number = int(time.time()) // _DAY
+    if _today[0] != day_number:
+        _today = (day_number, datetime.date(1970, 1, 1) + datetime.timedelta(days=day_number))
+    return _today[1]
 
 
 def seconds_until_reset(now: datetime.datetime | None = None) -> int:
-    now = now or datetime.datetime.now(datetime.UTC)
-    tomorrow = datetime.datetime.combine(now.date() + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
-    return max(int((tomorrow - now).total_seconds()) + 1, 1)
+    """Whole seconds until the next 00:00 UTC, at least 1."""
+    timestamp = now.timestamp() if now is not None else time.time()
+    return max(int(_DAY - timestamp % _DAY) + 1, 1)

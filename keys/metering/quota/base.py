@@ -33,6 +33,19 @@ class BaseQuotaStore:
         """used(), for pages and the admin, which run outside the event loop."""
         raise NotImplementedError("subclasses of BaseQuotaStore must provide a used_sync() method")
 
+    async def take(self, info: KeyInfo, day: datetime.date, wanted: int) -> tuple[int, Admission]:
+        """Count up to `wanted` requests at once (a lease), never past the plan's live limit, none for a
+        revoked key. Returns how many were granted, and the admission of the first of them."""
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide a take() method")
+
+    async def give_back(self, info: KeyInfo, day: datetime.date, count: int) -> None:
+        """Return `count` requests taken but not spent; never takes the count below zero."""
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide a give_back() method")
+
+    def give_back_sync(self, info: KeyInfo, day: datetime.date, count: int) -> None:
+        """give_back(), outside the event loop (revocation, process exit)."""
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide a give_back_sync() method")
+
     def carry_over_sync(self, owner_id: int, from_plan_id: int, to_plan_id: int, day: datetime.date) -> None:
         """Raise the day's count in `to_plan_id` to at least the count in `from_plan_id`, atomically,
         so that moving a key between plans never refills the day. Never lowers a count."""

@@ -3,11 +3,10 @@
 import datetime
 
 import redis
-import redis.asyncio
 from django.db.models import Sum
 
 from keys.metering.dbthread import in_db_thread
-from keys.metering.loopbound import LoopBound
+from keys.metering.loopbound import LoopBound, redis_client
 from keys.metering.quota.base import BaseQuotaStore
 from keys.metering.types import Admission, KeyInfo
 from keys.models import DailyUsage
@@ -23,6 +22,25 @@ end
 local used = tonumber(raw)
 if used >= tonumber(ARGV[1]) then return {0, used} end
 return {1, redis.call('INCR', KEYS[1])}
+"""
+_TAKE_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0} end
+local raw = redis.call('GET', KEYS[1])
+if not raw then
+  if ARGV[3] == '' then return {-2, 0, 0} end
+  redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[2])
+  raw = redis.call('GET', KEYS[1])
+end
+local used, limit, wanted = tonumber(raw), tonumber(ARGV[1]), tonumber(ARGV[4])
+if used + wanted > limit then wanted = 1 end
+if used + wanted > limit then return {0, used, 0} end
+return {1, redis.call('INCRBY', KEYS[1], wanted), wanted}
+"""
+_GIVE_BACK_LUA = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local back = math.min(used, tonumber(ARGV[1]))
+if back > 0 then return redis.call('DECRBY', KEYS[1], back) end
+return used
 """
 _REFUND_LUA = """
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -47,9 +65,11 @@ def _answered_in_database(owner_id: int, plan_id: int, day: datetime.date) -> in
 
 class _Scripts:
     def __init__(self, url: str) -> None:
-        self.client = redis.asyncio.Redis.from_url(url)
+        self.client = redis_client(url)
         self.consume = self.client.register_script(_CONSUME_LUA)
         self.refund = self.client.register_script(_REFUND_LUA)
+        self.take = self.client.register_script(_TAKE_LUA)
+        self.give_back = self.client.register_script(_GIVE_BACK_LUA)
 
 
 class RedisQuota(BaseQuotaStore):
@@ -78,6 +98,23 @@ class RedisQuota(BaseQuotaStore):
             seed = await in_db_thread(_answered_in_database, info.owner_id, info.plan_id, day)
             code, used = await script(keys=keys, args=[info.limit, _COUNTER_TTL, seed])
         return Admission(admitted=code == _ADMITTED, used=int(used), limit=info.limit, revoked=code == _REVOKED)
+
+    async def take(self, info: KeyInfo, day: datetime.date, wanted: int) -> tuple[int, Admission]:
+        keys = [self.counter_key(info.owner_id, info.plan_id, day), self.revoked_key(info.key_id)]
+        script = self._scripts.get().take
+        code, used, granted = await script(keys=keys, args=[info.limit, _COUNTER_TTL, "", wanted])
+        if code == _UNSEEDED:
+            seed = await in_db_thread(_answered_in_database, info.owner_id, info.plan_id, day)
+            code, used, granted = await script(keys=keys, args=[info.limit, _COUNTER_TTL, seed, wanted])
+        first = int(used) - int(granted) + 1 if code == _ADMITTED else int(used)
+        admission = Admission(admitted=code == _ADMITTED, used=first, limit=info.limit, revoked=code == _REVOKED)
+        return int(granted), admission
+
+    async def give_back(self, info: KeyInfo, day: datetime.date, count: int) -> None:
+        await self._scripts.get().give_back(keys=[self.counter_key(info.owner_id, info.plan_id, day)], args=[count])
+
+    def give_back_sync(self, info: KeyInfo, day: datetime.date, count: int) -> None:
+        self.sync.eval(_GIVE_BACK_LUA, 1, self.counter_key(info.owner_id, info.plan_id, day), count)
 
     async def refund(self, info: KeyInfo, day: datetime.date) -> None:
         await self._scripts.get().refund(keys=[self.counter_key(info.owner_id, info.plan_id, day)])

@@ -1,8 +1,6 @@
 """Throttle buckets in Redis, shared by every worker, taken from by an atomic Lua script."""
 
-import redis.asyncio
-
-from keys.metering.loopbound import LoopBound
+from keys.metering.loopbound import LoopBound, redis_client
 from keys.metering.throttle.base import BaseThrottle, bucket_size
 from keys.metering.types import KeyInfo
 
@@ -26,7 +24,7 @@ return tostring(wait)
 class RedisThrottle(BaseThrottle):
     def __init__(self, url: str) -> None:
         self.url = url
-        self._script = LoopBound(lambda: redis.asyncio.Redis.from_url(url).register_script(_TAKE_LUA))
+        self._script = LoopBound(lambda: redis_client(url).register_script(_TAKE_LUA))
 
     async def wait(self, info: KeyInfo) -> float:
         wait = await self._script.get()(

@@ -1,0 +1,136 @@
+"""Quota leases: for large plans, a process takes a block of the day's quota in one round trip and
+spends it in memory, handing back what it did not spend. Small plans, and the last requests of any
+day, are counted one at a time, so no quota is ever admitted past its limit in any process.
+
+What a lease costs: a revocation or a plan change made in another process reaches requests spent
+from a lease here within LEASE_SECONDS; and a process that dies with a lease loses its unspent part
+(at most LEASE_MAX requests of a plan of at least LEASE_MIN_LIMIT a day) for that day.
+"""
+
+import asyncio
+import atexit
+import datetime
+import time
+from dataclasses import dataclass
+
+from keys.metering.quota.base import BaseQuotaStore
+from keys.metering.types import Admission, KeyInfo
+
+LEASE_MIN_LIMIT = 1000  # plans below this many requests a day are counted request by request
+LEASE_MAX = 64
+LEASE_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class _Lease:
+    info: KeyInfo
+    day: datetime.date
+    left: int  # taken from the store, not yet spent
+    next_used: int  # the day's count the next request spent from this lease reports
+    expires: float
+
+
+def lease_size(info: KeyInfo, used: int | None) -> int:
+    """How many to take: one for small plans or an unknown count, fewer as the day's quota runs out,
+    so that what other processes may still hold when the store runs dry stays a handful."""
+    if info.limit < LEASE_MIN_LIMIT or used is None:
+        return 1
+    return max(1, min(LEASE_MAX, (info.limit - used) // 128))
+
+
+class Leases:
+    """One lease per key and day in this process, in front of a quota store."""
+
+    def __init__(self) -> None:
+        self._leases: dict[tuple[int, datetime.date], _Lease] = {}
+        self._renewing: dict[tuple[int, datetime.date], asyncio.Lock] = {}
+        self._seen: dict[tuple[int, datetime.date], int] = {}  # the day's count the store last reported
+        self._sweeper: asyncio.Task | None = None
+        atexit.register(self.give_back_all_sync)
+
+    def _spend(self, info: KeyInfo, day: datetime.date) -> Admission | None:
+        lease = self._leases.get((info.key_id, day))
+        if lease is None or lease.left <= 0 or lease.expires <= time.monotonic() or lease.info != info:
+            return None
+        lease.left -= 1
+        lease.next_used += 1
+        return Admission(admitted=True, used=lease.next_used - 1, limit=info.limit)
+
+    async def consume(self, store: BaseQuotaStore, info: KeyInfo, day: datetime.date) -> Admission:
+        if info.limit < LEASE_MIN_LIMIT:
+            return await store.consume(info, day)
+        admission = self._spend(info, day)
+        if admission is not None:
+            return admission
+        # One renewal at a time per key: requests arriving meanwhile wait for it, then spend from it.
+        lock = self._renewing.setdefault((info.key_id, day), asyncio.Lock())
+        async with lock:
+            admission = self._spend(info, day)
+            if admission is not None:
+                return admission
+            lease = self._leases.get((info.key_id, day))
+            if lease is not None:
+                await self._end(store, lease)
+            granted, admission = await store.take(info, day, lease_size(info, self._seen.get((info.key_id, day))))
+            self._seen[(info.key_id, day)] = admission.used + max(granted - 1, 0)
+            if granted > 1:
+                expires = time.monotonic() + LEASE_SECONDS
+                self._leases[(info.key_id, day)] = _Lease(info, day, granted - 1, admission.used + 1, expires)
+                self._sweep_later(store)
+            return admission
+
+    async def refund(self, store: BaseQuotaStore, info: KeyInfo, day: datetime.date) -> None:
+        lease = self._leases.get((info.key_id, day))
+        if lease is not None and lease.expires > time.monotonic():
+            lease.left += 1  # back into the lease, to be spent or handed back with the rest
+            lease.next_used -= 1
+            return
+        await store.refund(info, day)
+
+    def unspent(self, info: KeyInfo, day: datetime.date) -> int:
+        lease = self._leases.get((info.key_id, day))
+        return lease.left if lease is not None else 0
+
+    def forget_sync(self, store: BaseQuotaStore, key_id: int) -> None:
+        """Drop this process's leases of a key (revoked), handing back their unspent part."""
+        for k in [k for k in self._leases if k[0] == key_id]:
+            lease = self._leases.pop(k)
+            if lease.left:
+                store.give_back_sync(lease.info, lease.day, lease.left)
+
+    async def _end(self, store: BaseQuotaStore, lease: _Lease) -> None:
+        if self._leases.get((lease.info.key_id, lease.day)) is lease:
+            del self._leases[(lease.info.key_id, lease.day)]
+        if lease.left:
+            left, lease.left = lease.left, 0
+            await store.give_back(lease.info, lease.day, left)
+
+    def _sweep_later(self, store: BaseQuotaStore) -> None:
+        loop = asyncio.get_running_loop()
+        if self._sweeper is None or self._sweeper.done() or self._sweeper.get_loop() is not loop:
+            self._sweeper = loop.create_task(self._sweep(store))
+
+    async def _sweep(self, store: BaseQuotaStore) -> None:
+        """Hand back expired leases' unspent requests, so a quiet key's lease does not sit idle."""
+        while self._leases:
+            await asyncio.sleep(LEASE_SECONDS)
+            now = time.monotonic()
+            for lease in [lease for lease in self._leases.values() if lease.expires <= now]:
+                await self._end(store, lease)
+            idle = [k for k, lock in self._renewing.items() if k not in self._leases and not lock.locked()]
+            for k in idle:
+                del self._renewing[k]
+                self._seen.pop(k, None)
+
+    def give_back_all_sync(self) -> None:
+        """At exit: hand back every unspent request (best effort; the process is going away)."""
+        from keys.metering.quota import get_quota_store
+
+        store, leases = get_quota_store(), list(self._leases.values())
+        self._leases.clear()
+        for lease in leases:
+            if lease.left:
+                store.give_back_sync(lease.info, lease.day, lease.left)
+
+
+quota_leases = Leases()
