@@ -34,3 +34,24 @@ async def app(scope, receive, send) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": answer})
+
+
+async def stream_app(scope, receive, send) -> None:
+    """The same proxy relaying a streamed answer chunk by chunk, as it arrives."""
+    global _session
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    if _session is None:
+        _session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    async with _session.post(UPSTREAM + scope["path"], data=body, headers={"content-type": "application/json"}) as r:
+        headers = [(b"content-type", r.headers.get("content-type", "text/event-stream").encode())]
+        await send({"type": "http.response.start", "status": r.status, "headers": headers})
+        async for chunk in r.content.iter_any():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -34,11 +34,13 @@ class Upstream:
         self.chunk_gap = 0.0
         self.fail_status = 0
         self.refuse_credentials = False  # answer 401, echoing the key it was sent, as some servers do
+        self.stamp = False  # bench/streams.py: each streamed chunk carries the time it was sent
         self.record = record
         self.requests: list[dict] = []
         self.streams_started = 0
         self.streams_finished = 0
         self.streams_abandoned = 0  # the client (the gateway) went away mid-stream
+        self.in_flight = self.most_in_flight = 0  # slow and streamed answers being made at once
         self.host = "127.0.0.1"
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -52,6 +54,7 @@ class Upstream:
         self.reply, self.chunk_gap, self.fail_status, self.refuse_credentials = self.default_reply, 0.0, 0, False
         self.requests.clear()
         self.streams_started = self.streams_finished = self.streams_abandoned = 0
+        self.in_flight = self.most_in_flight = 0
 
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> None:
         loop = asyncio.get_running_loop()
@@ -185,6 +188,9 @@ class _Connection(asyncio.Protocol):
         self.transport.write(_response(200, body, content_type))
 
     async def _slow(self, payload: dict, model: str, delay: float, gap: float) -> None:
+        upstream = self.upstream
+        upstream.in_flight += 1
+        upstream.most_in_flight = max(upstream.most_in_flight, upstream.in_flight)
         try:
             if delay:
                 await asyncio.sleep(delay)
@@ -197,6 +203,7 @@ class _Connection(asyncio.Protocol):
                 return
             await self._stream(payload, model, gap)
         finally:
+            upstream.in_flight -= 1
             self.busy = False
             if not self.closed:
                 self._process()
@@ -221,6 +228,8 @@ class _Connection(asyncio.Protocol):
             }
             if usage is not None:
                 chunk["usage"] = usage
+            if upstream.stamp:
+                chunk["x_sent"] = time.time()
             return _chunk(b"data: " + json.dumps(chunk).encode() + b"\n\n")
 
         self.transport.write(
@@ -268,8 +277,11 @@ def _completion(payload: dict, model: str, reply: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--words", type=int, default=0, help="answer with this many words (streamed: chunks)")
+    parser.add_argument("--stamp", action="store_true", help="stamp each streamed chunk with its send time")
     args = parser.parse_args()
-    upstream = Upstream(record=False)
+    upstream = Upstream(reply=" ".join(["word"] * args.words) if args.words else REPLY, record=False)
+    upstream.stamp = args.stamp
 
     async def run() -> None:
         await upstream.serve(port=args.port)

@@ -19,7 +19,17 @@ class UpstreamForm(forms.ModelForm):
 
     class Meta:
         model = Upstream
-        fields = ["name", "base_url", "api_key", "clear_api_key", "api_key_env", "timeout", "weight", "enabled"]
+        fields = [
+            "name",
+            "base_url",
+            "api_key",
+            "clear_api_key",
+            "api_key_env",
+            "timeout",
+            "weight",
+            "max_concurrent",
+            "enabled",
+        ]
 
     def save(self, commit: bool = True) -> Upstream:
         upstream = super().save(commit=False)

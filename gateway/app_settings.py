@@ -28,6 +28,11 @@ class AppSettings:
         return self._setting("LLM_TIMEOUT", 120.0)
 
     @property
+    def LLM_MAX_CONCURRENT(self) -> int:
+        """Most requests in flight to the LLM_* upstream from one process; 0: no limit."""
+        return self._setting("LLM_MAX_CONCURRENT", 0)
+
+    @property
     def GATEWAY_CATALOGUE_SECONDS(self) -> float:
         """How long a process keeps its copy of the model catalogue; staff changes apply within this."""
         return self._setting("GATEWAY_CATALOGUE_SECONDS", 2.0)

@@ -4,6 +4,7 @@ With an empty catalogue, every model name goes to the upstream of the LLM_* sett
 model), exactly as before the catalogue existed.
 """
 
+import asyncio
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -79,7 +80,13 @@ def snapshot_load() -> Snapshot:
         plan_ids = frozenset(plan.pk for plan in row.plans.all())
         restricted |= plan_ids
         targets = tuple(
-            Target(u.pk, u.name, client_for(u.base_url, u.api_key, u.timeout), u.weight, row.served_as)
+            Target(
+                u.pk,
+                u.name,
+                client_for(u.base_url, u.api_key, u.timeout, u.max_concurrent or 0),
+                u.weight,
+                row.served_as,
+            )
             for u in row.upstreams.all()
             if u.enabled
         )
@@ -91,16 +98,24 @@ class _Cache:
     def __init__(self) -> None:
         self.snapshot: Snapshot | None = None
         self.expires = 0.0
+        self._reloading: asyncio.Task | None = None
 
     async def get(self) -> Snapshot:
-        now = time.monotonic()
-        if self.snapshot is None or now >= self.expires:
-            self.snapshot = await in_db_thread(snapshot_load)
-            self.expires = now + app_settings.GATEWAY_CATALOGUE_SECONDS
-        return self.snapshot
+        if self.snapshot is not None and time.monotonic() < self.expires:
+            return self.snapshot
+        # One reload at a time, however many requests find the copy out of date at once.
+        loop = asyncio.get_running_loop()
+        if self._reloading is None or self._reloading.done() or self._reloading.get_loop() is not loop:
+            self._reloading = loop.create_task(self._reload())
+        return await asyncio.shield(self._reloading)
+
+    async def _reload(self) -> Snapshot:
+        snapshot = await in_db_thread(snapshot_load)
+        self.snapshot, self.expires = snapshot, time.monotonic() + app_settings.GATEWAY_CATALOGUE_SECONDS
+        return snapshot
 
     def forget(self) -> None:
-        self.snapshot = None
+        self.snapshot, self._reloading = None, None
 
 
 _cache = _Cache()

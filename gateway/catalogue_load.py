@@ -56,6 +56,7 @@ def _upstream(item: dict) -> Change:
         "weight": int(item.get("weight", 1)),
         "timeout": float(item.get("timeout", 120.0)),
         "api_key_env": item.get("api_key_env", ""),
+        "max_concurrent": item.get("max_concurrent"),
     }
     upstream = Upstream.objects.filter(name=item["name"]).first()
     created = upstream is None

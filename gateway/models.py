@@ -22,6 +22,11 @@ class Upstream(models.Model):
     )
     timeout = models.FloatField(default=120.0, validators=[MinValueValidator(1.0)], help_text="Seconds.")
     weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    max_concurrent = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most requests in flight to this upstream from each Tollgate process; more get 503. Empty: no limit.",
+    )
     enabled = models.BooleanField(default=True)
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -95,21 +95,31 @@ async def upstream_failed(send: Send, call: Call, exc: Exception) -> None:
 
 
 async def relay_events(send: Send, stream: Stream, headers: list, wants_usage: bool, tally: Tally) -> None:
-    """Pass the upstream's events on as they arrive, whole events only, noting the usage they carry."""
+    """Pass the upstream's events on as they arrive, whole events only, noting the usage they carry.
+
+    Most chunks carry no usage: they go on as they are, split only at their last event boundary.
+    """
     splitter = EventSplitter()
     await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *headers]})
     async for chunk in stream.chunks():
-        out = []
-        for event in splitter.feed(chunk):
-            if carries_usage(event):
-                data = event_payload(event) or {}
-                tally.prompt, tally.completion = usage_tokens(event_usage(data))
-                if not wants_usage and not data.get("choices"):
-                    continue  # asked for by Tollgate, not by the client
-            out.append(event)
+        out = splitter.complete(chunk)
+        if out and b'"usage"' in out:
+            out = b"".join(_noting_usage(splitter.events(out), wants_usage, tally))
         if out:
-            await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
+            await send({"type": "http.response.body", "body": out, "more_body": True})
     await send({"type": "http.response.body", "body": splitter.rest(), "more_body": False})
+
+
+def _noting_usage(events: list[bytes], wants_usage: bool, tally: Tally) -> list[bytes]:
+    kept = []
+    for event in events:
+        if carries_usage(event):
+            data = event_payload(event) or {}
+            tally.prompt, tally.completion = usage_tokens(event_usage(data))
+            if not wants_usage and not data.get("choices"):
+                continue  # asked for by Tollgate, not by the client
+        kept.append(event)
+    return kept
 
 
 async def send_stream_error(send: Send, failure: UpstreamError) -> None:

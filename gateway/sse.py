@@ -21,6 +21,23 @@ class EventSplitter:
         self._buffer = events.pop()
         return [event + b"\n\n" for event in events if event]
 
+    def complete(self, chunk: bytes) -> bytes:
+        """The complete events so far, as one piece of bytes; an unfinished event waits for the next chunk."""
+        buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        end = buffer.rfind(b"\n\n")
+        if end < 0:
+            self._buffer = buffer
+            return b""
+        self._buffer = buffer[end + 2 :]
+        return buffer[: end + 2]
+
+    @staticmethod
+    def events(complete: bytes) -> list[bytes]:
+        """complete() output cut into its events, each ending in a blank line."""
+        return [event + b"\n\n" for event in complete.split(b"\n\n") if event]
+
     def rest(self) -> bytes:
         rest, self._buffer = self._buffer, b""
         return rest

@@ -1,6 +1,6 @@
 """The LLM upstream: an OpenAI-compatible server reached over aiohttp, or the built-in demo model."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 
 import aiohttp
@@ -20,8 +20,11 @@ class OpenAIUpstream:
 
     is_demo = False
 
-    def __init__(self, base_url: str, api_key: str, timeout: float) -> None:
+    def __init__(self, base_url: str, api_key: str, timeout: float, max_concurrent: int = 0) -> None:
         self.base_url = base_url.rstrip("/")
+        # No pool size caps concurrent streams silently: past an operator's limit the answer is a clear 503.
+        self.max_concurrent = max_concurrent
+        self.in_flight = 0
         self.headers = {"content-type": "application/json"}
         # With Tollgate's own key sent, a 401 or 403 is about that key, never the user's request.
         self.sends_credentials = bool(api_key)
@@ -31,13 +34,28 @@ class OpenAIUpstream:
         self._session = LoopBound(self._new_session)
 
     def _new_session(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, enable_cleanup_closed=True)
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
         return aiohttp.ClientSession(
             connector=connector, timeout=self.timeout, headers=self.headers, auto_decompress=True
         )
 
     def _client(self) -> aiohttp.ClientSession:
         return self._session.get()
+
+    def _claim(self) -> Callable[[], None]:
+        """Count one request in flight, or refuse at once past max_concurrent; returns its release."""
+        if self.max_concurrent and self.in_flight >= self.max_concurrent:
+            raise UpstreamError(503, UpstreamError.BUSY, messages.UPSTREAM_BUSY)
+        self.in_flight += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.in_flight -= 1
+
+        return release
 
     async def _open(
         self, method: str, path: str, body: bytes | None, headers: dict | None = None
@@ -63,7 +81,12 @@ class OpenAIUpstream:
         self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
     ) -> tuple[bytes, str]:
         """A whole answer and its content type, read before returning."""
-        response = await self._open(method, path, body, headers)
+        release = self._claim()
+        try:
+            response = await self._open(method, path, body, headers)
+        except BaseException:
+            release()
+            raise
         try:
             return await response.read(), response.headers.get("content-type", "application/json")
         except TimeoutError as exc:
@@ -72,9 +95,19 @@ class OpenAIUpstream:
             raise UpstreamError(502, UpstreamError.BROKE_OFF, messages.UPSTREAM_BROKE_OFF) from exc
         finally:
             response.release()
+            release()
 
     async def stream(self, path: str, body: bytes, headers: dict | None = None) -> Stream:
-        response = await self._open("POST", path, body, headers)
+        release = self._claim()
+        try:
+            response = await self._open("POST", path, body, headers)
+        except BaseException:
+            release()
+            raise
+
+        def close() -> None:
+            response.close()  # close, not release: an abandoned stream must end upstream too
+            release()
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
@@ -85,23 +118,25 @@ class OpenAIUpstream:
             except aiohttp.ClientError as exc:
                 raise UpstreamError(502, UpstreamError.BROKE_OFF, messages.UPSTREAM_BROKE_OFF) from exc
             finally:
-                response.close()  # close, not release: an abandoned stream must end upstream too
+                close()
 
-        return Stream(chunks(), response.close)
+        return Stream(chunks(), close)
 
 
 Upstreamish = OpenAIUpstream | DemoUpstream
 
 
 @lru_cache(maxsize=256)
-def client_for(base_url: str, api_key: str, timeout: float) -> Upstreamish:
+def client_for(base_url: str, api_key: str, timeout: float, max_concurrent: int = 0) -> Upstreamish:
     """One client (and connection pool) per upstream and credentials; the demo model for no URL."""
-    return OpenAIUpstream(base_url, api_key, timeout) if base_url else DemoUpstream()
+    return OpenAIUpstream(base_url, api_key, timeout, max_concurrent) if base_url else DemoUpstream()
 
 
 def get_upstream() -> Upstreamish:
     """The upstream for the current settings; the demo model when LLM_BASE_URL is unset."""
-    return client_for(app_settings.LLM_BASE_URL, app_settings.LLM_API_KEY, app_settings.LLM_TIMEOUT)
+    return client_for(
+        app_settings.LLM_BASE_URL, app_settings.LLM_API_KEY, app_settings.LLM_TIMEOUT, app_settings.LLM_MAX_CONCURRENT
+    )
 
 
 def default_model() -> str:

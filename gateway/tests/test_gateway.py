@@ -315,3 +315,23 @@ def test_async_sdk_streams(live, user, key_factory, upstream_live):
         return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
 
     assert asyncio.run(run()) == upstream_live.reply
+
+
+def test_no_pool_caps_concurrent_requests(live, user, plans, upstream_live):
+    """Three hundred slow answers at once all reach the model at once: nothing queues them silently."""
+    Plan.objects.create(name="Big", requests_per_day=1000)
+    from keys.services import key_create
+
+    _, plaintext = key_create(owner=user, plan_name="Big")
+    client = openai.AsyncOpenAI(base_url=live.url + "/v1", api_key=plaintext, max_retries=0, timeout=30)
+
+    async def burst() -> None:
+        await asyncio.gather(
+            *(
+                client.chat.completions.create(model="slow-1500", messages=[{"role": "user", "content": "x"}])
+                for _ in range(300)
+            )
+        )
+
+    asyncio.run(burst())
+    assert upstream_live.most_in_flight == 300

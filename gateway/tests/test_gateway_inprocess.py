@@ -69,3 +69,16 @@ async def test_no_model_and_no_default_is_400_and_not_charged(plaintext, upstrea
     assert response.status_code == 400 and response.json()["error"]["code"] == "model_required"
     assert response.headers["x-ratelimit-remaining-requests"] == "10"
     assert upstream.requests == []
+
+
+async def test_past_an_upstreams_limit_the_answer_is_a_clear_503_uncharged(plaintext, upstream, settings):
+    import asyncio
+
+    settings.LLM_MAX_CONCURRENT = 2
+    slow = {"model": "slow-400", "messages": [{"role": "user", "content": "hi"}]}
+    responses = await asyncio.gather(*(post(plaintext, **slow) for _ in range(3)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 200, 503]
+    busy = next(r for r in responses if r.status_code == 503)
+    assert "as many requests as the operator allows" in busy.json()["error"]["message"]
+    assert busy.headers["x-ratelimit-remaining-requests"] == "8"  # the refused one was given back

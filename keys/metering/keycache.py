@@ -1,5 +1,6 @@
 """Keys checked at request time: one indexed query on the prefix, cached briefly, then a constant-time compare."""
 
+import asyncio
 import time
 
 from keys.crypto import key_parse, key_verify
@@ -12,6 +13,7 @@ from keys.models import ApiKey
 CACHE_SECONDS = 2.0
 _MAX_ENTRIES = 50_000
 _key_cache: dict[str, tuple[float, KeyInfo | None]] = {}
+_loading: dict[str, asyncio.Future] = {}  # one database read per prefix, however many ask at once
 
 
 def key_info_load(*, prefix: str | None = None, key_id: int | None = None) -> KeyInfo | None:
@@ -49,12 +51,34 @@ async def key_authenticate(raw: str) -> KeyInfo | None:
     if cached is not None and cached[0] > now:
         info = cached[1]
     else:
-        info = await in_db_thread(_load_by_prefix, parsed.prefix)
-        if len(_key_cache) > _MAX_ENTRIES:
-            _key_cache.clear()
-        _key_cache[parsed.prefix] = (now + CACHE_SECONDS, info)
+        info = await _load_once(parsed.prefix, now)
     if info is None or info.revoked or not key_verify(raw, info.hashed_secret):
         return None
+    return info
+
+
+async def _load_once(prefix: str, now: float) -> KeyInfo | None:
+    pending = _loading.get(prefix)
+    if pending is not None and pending.get_loop() is asyncio.get_running_loop():
+        return await asyncio.shield(pending)
+    future = asyncio.get_running_loop().create_future()
+    _loading[prefix] = future
+    try:
+        info = await in_db_thread(_load_by_prefix, prefix)
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            future.set_exception(exc)
+            future.exception()  # marked as retrieved: the waiters re-raise it, nobody else need
+        else:
+            future.cancel()
+        raise
+    finally:
+        if _loading.get(prefix) is future:
+            del _loading[prefix]
+    if len(_key_cache) > _MAX_ENTRIES:
+        _key_cache.clear()
+    _key_cache[prefix] = (now + CACHE_SECONDS, info)
+    future.set_result(info)
     return info
 
 

@@ -1,0 +1,193 @@
+"""Benchmark at the shape of LLM traffic: N slow streamed completions at once, straight to the loopback
+upstream, through a bare streaming proxy, and through Tollgate. Prints each target's median round.
+
+    .venv/bin/python bench/streams.py [--streams 1000] [--chunks 100] [--rate 20] [--rounds 2]
+
+Per target: first-chunk latency, the lag each chunk adds between the upstream sending it and the
+client reading it, the server's CPU time per chunk, its memory per open stream, and chunks a second.
+"""
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.gateway import free_port, prepare_gateway_db, start, wait_for  # noqa: E402
+from bench.load import build_request  # noqa: E402
+
+STAMP = re.compile(rb'"x_sent": ([0-9.]+)')
+
+
+@dataclass
+class Round:
+    first_chunk: list[float] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)
+    chunks: int = 0
+    elapsed: float = 0.0
+    cpu_per_chunk_us: float = 0.0
+    kb_per_stream: float = 0.0
+    failed: int = 0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 1/100 s
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def one_stream(port: int, request: bytes, result: Round, open_streams: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    started = time.time()
+    writer.write(request)
+    seen_first, buffer = False, b""
+    open_streams[0] += 1
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            now = time.time()
+            buffer = (buffer + data)[-64:] if b"x_sent" not in data else data[-64:]
+            for stamp in STAMP.findall(data):
+                if not seen_first:
+                    result.first_chunk.append(now - started)
+                    seen_first = True
+                result.lags.append(now - float(stamp))
+                result.chunks += 1
+            if b"[DONE]" in data or buffer.endswith(b"0\r\n\r\n"):
+                break
+        if not seen_first:
+            result.failed += 1
+    finally:
+        open_streams[0] -= 1
+        writer.close()
+
+
+async def measure(port: int, pid: int | None, headers: dict, args: argparse.Namespace) -> Round:
+    body = json.dumps(
+        {"model": f"gap-{1000 // args.rate}", "messages": [{"role": "user", "content": "go"}], "stream": True}
+    ).encode()
+    request = build_request("127.0.0.1", port, "/v1/chat/completions", body, headers)
+    result, open_streams = Round(), [0]
+    before_cpu = cpu_seconds(pid) if pid else 0.0
+    before_rss = rss_kb(pid) if pid else 0
+    started = time.monotonic()
+    tasks = [asyncio.ensure_future(one_stream(port, request, result, open_streams)) for _ in range(args.streams)]
+    peak = 0
+    while not all(t.done() for t in tasks):
+        await asyncio.sleep(0.25)
+        if pid and open_streams[0] >= args.streams * 0.95:
+            peak = max(peak, rss_kb(pid))
+    await asyncio.gather(*tasks, return_exceptions=True)
+    result.elapsed = time.monotonic() - started
+    if pid:
+        result.cpu_per_chunk_us = (cpu_seconds(pid) - before_cpu) / max(result.chunks, 1) * 1e6
+        result.kb_per_stream = max(peak - before_rss, 0) / args.streams
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Tollgate long-stream benchmark")
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--chunks", type=int, default=100)
+    parser.add_argument("--rate", type=int, default=20, help="chunks a second per stream, from the upstream")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    up_port, bare_port, gw_port = free_port(), free_port(), free_port()
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="tollgate-streams-")
+    upstream_url = f"http://127.0.0.1:{up_port}"
+    env = {
+        "DJANGO_SECRET_KEY": "bench",
+        "DJANGO_DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+        "LLM_BASE_URL": upstream_url + "/v1",
+        "LLM_API_KEY": "provider-secret",
+        "LOG_LEVEL": "WARNING",
+    }
+    key = prepare_gateway_db(env, None)
+    daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
+    upstream = start(
+        [sys.executable, "bench/upstream.py", "--port", str(up_port), "--words", str(args.chunks), "--stamp"], {}
+    )
+    bare = start([*daphne, "-p", str(bare_port), "bench.bare_proxy:stream_app"], {"UPSTREAM": upstream_url})
+    gateway = start([*daphne, "-p", str(gw_port), "portal.asgi:application"], env)
+    processes = [upstream, bare, gateway]
+    targets = [
+        ("direct to the upstream", up_port, None, {}),
+        ("bare streaming proxy (daphne + aiohttp)", bare_port, bare.pid, {}),
+        ("Tollgate (database counters)", gw_port, gateway.pid, {"x-api-key": key}),
+    ]
+    try:
+        wait_for(up_port)
+        wait_for(bare_port)
+        wait_for(gw_port, "/healthz")
+        rounds: dict[str, list[Round]] = {name: [] for name, *_ in targets}
+        for number in range(args.rounds):
+            for name, port, pid, headers in targets if number % 2 == 0 else targets[::-1]:
+                rounds[name].append(asyncio.run(measure(port, pid, headers, args)))
+        report(rounds, args)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(10)
+
+
+def report(rounds: dict[str, list[Round]], args: argparse.Namespace) -> None:
+    def med(name: str, pick) -> float:
+        return statistics.median(pick(r) for r in rounds[name])
+
+    def first(q: float):
+        return lambda r: pct(r.first_chunk, q)
+
+    def lag(q: float):
+        return lambda r: pct(r.lags, q) * 1000
+
+    def rate(r: Round) -> float:
+        return r.chunks / r.elapsed
+
+    print(f"\n{args.streams} streams x {args.chunks} chunks at {args.rate} a second each; median of {args.rounds}\n")
+    print(
+        f"{'target':40} {'1st chunk p50':>13} {'p99':>6} {'lag p50':>8} {'p99':>7} {'chunks/s':>9} "
+        f"{'CPU/chunk':>10} {'KB/stream':>10} {'failed':>7}"
+    )
+    for name in rounds:
+        print(
+            f"{name:40} {med(name, first(0.5)):12.3f}s {med(name, first(0.99)):5.2f}s "
+            f"{med(name, lag(0.5)):6.2f}ms {med(name, lag(0.99)):5.1f}ms {med(name, rate):9.0f} "
+            f"{med(name, lambda r: r.cpu_per_chunk_us):8.0f}us {med(name, lambda r: r.kb_per_stream):10.1f} "
+            f"{med(name, lambda r: r.failed):7.0f}"
+        )
+    bare, tollgate = "bare streaming proxy (daphne + aiohttp)", "Tollgate (database counters)"
+    print(
+        f"\nTollgate vs the bare proxy: added lag per chunk {med(tollgate, lag(0.5)) - med(bare, lag(0.5)):+.2f} ms "
+        f"(median), {med(tollgate, lag(0.99)) - med(bare, lag(0.99)):+.1f} ms (p99); first chunk p99 "
+        f"{med(tollgate, first(0.99)) / med(bare, first(0.99)):.2f}x; "
+        f"chunks/s {med(tollgate, rate) / med(bare, rate):.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
