@@ -1,5 +1,6 @@
 """The LLM upstream: an OpenAI-compatible server reached over aiohttp, or the built-in demo model."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 
@@ -30,7 +31,9 @@ class OpenAIUpstream:
         self.sends_credentials = bool(api_key)
         if api_key:
             self.headers["authorization"] = f"Bearer {api_key}"
-        self.timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=timeout)
+        # Waits are timed here, not by aiohttp's sock_read, which re-arms a timer for every chunk read.
+        self.read_timeout = timeout
+        self.timeout = aiohttp.ClientTimeout(total=None, connect=10)
         self._session = LoopBound(self._new_session)
 
     def _new_session(self) -> aiohttp.ClientSession:
@@ -61,7 +64,8 @@ class OpenAIUpstream:
         self, method: str, path: str, body: bytes | None, headers: dict | None = None
     ) -> aiohttp.ClientResponse:
         try:
-            response = await self._client().request(method, self.base_url + path, data=body, headers=headers)
+            async with asyncio.timeout(self.read_timeout):
+                response = await self._client().request(method, self.base_url + path, data=body, headers=headers)
         except TimeoutError as exc:
             raise UpstreamError(504, UpstreamError.TIMEOUT, messages.UPSTREAM_TIMEOUT) from exc
         except aiohttp.ClientError as exc:
@@ -88,7 +92,9 @@ class OpenAIUpstream:
             release()
             raise
         try:
-            return await response.read(), response.headers.get("content-type", "application/json")
+            async with asyncio.timeout(self.read_timeout):
+                answer = await response.read()
+            return answer, response.headers.get("content-type", "application/json")
         except TimeoutError as exc:
             raise UpstreamError(504, UpstreamError.TIMEOUT, messages.UPSTREAM_TIMEOUT) from exc
         except aiohttp.ClientError as exc:
@@ -110,17 +116,45 @@ class OpenAIUpstream:
             release()
 
         async def chunks() -> AsyncIterator[bytes]:
+            watchdog = _IdleWatchdog(self.read_timeout, response.close)
             try:
                 async for chunk in response.content.iter_any():
+                    watchdog.last = watchdog.clock()
                     yield chunk
+                if watchdog.fired:
+                    raise TimeoutError
             except TimeoutError as exc:
                 raise UpstreamError(504, UpstreamError.TIMEOUT, messages.UPSTREAM_STOPPED) from exc
             except aiohttp.ClientError as exc:
+                if watchdog.fired:
+                    raise UpstreamError(504, UpstreamError.TIMEOUT, messages.UPSTREAM_STOPPED) from exc
                 raise UpstreamError(502, UpstreamError.BROKE_OFF, messages.UPSTREAM_BROKE_OFF) from exc
             finally:
+                watchdog.stop()
                 close()
 
         return Stream(chunks(), close)
+
+
+class _IdleWatchdog:
+    """Calls `on_idle` once nothing has arrived for `timeout` seconds: one timer a timeout, not one a chunk."""
+
+    def __init__(self, timeout: float, on_idle: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        self.clock, self.timeout, self.on_idle = loop.time, timeout, on_idle
+        self.last, self.fired = loop.time(), False
+        self._handle = loop.call_later(timeout, self._check)
+
+    def _check(self) -> None:
+        idle = self.clock() - self.last
+        if idle >= self.timeout:
+            self.fired = True
+            self.on_idle()
+        else:
+            self._handle = asyncio.get_running_loop().call_later(self.timeout - idle, self._check)
+
+    def stop(self) -> None:
+        self._handle.cancel()
 
 
 Upstreamish = OpenAIUpstream | DemoUpstream

@@ -189,6 +189,22 @@ def test_upstream_timeout_is_504_and_not_charged(
     assert QuotaCounter.objects.get().used == 0
 
 
+def test_a_stream_that_stalls_ends_with_an_error_event_and_is_refunded(
+    live_server_factory, live_server_env, user, key_factory, upstream_live
+):
+    from conftest import sqlite_test_url
+
+    server = live_server_factory({"DATABASE_URL": sqlite_test_url(), **live_server_env, "LLM_TIMEOUT": "0.3"})
+    _, plaintext = key_factory(user)
+    body = {"model": "gap-1000", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    started = time.monotonic()
+    with httpx.stream("POST", server.url + "/v1/chat/completions", headers={"x-api-key": plaintext}, json=body) as r:
+        text = r.read().decode()
+    assert r.status_code == 200 and "stopped answering" in text and "not charged" in text
+    assert time.monotonic() - started < 3  # ended by the idle timeout, not by the 13-second answer
+    assert QuotaCounter.objects.get().used == 0
+
+
 def test_streams_arrive_in_pieces_as_they_are_made(sdk, user, key_factory, upstream_live):
     upstream_live.chunk_gap = 0.05
     _, plaintext = key_factory(user)
