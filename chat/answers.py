@@ -186,11 +186,11 @@ async def reply_stream(
         if stream is not None:
             stream.close()
         run_in_background(_keep_answer(conversation, "".join(parts)))
-        metering.record_usage(info, prompt_tokens=tally.prompt, completion_tokens=tally.completion)
+        metering.record_usage(info, model=model, prompt_tokens=tally.prompt, completion_tokens=tally.completion)
         raise
     text = "".join(parts)
     await _keep_answer(conversation, text)
-    metering.record_usage(info, prompt_tokens=tally.prompt, completion_tokens=tally.completion)
+    metering.record_usage(info, model=model, prompt_tokens=tally.prompt, completion_tokens=tally.completion)
     remaining, limit = (admission.remaining, admission.limit) if admission else (None, None)
     yield Done(html=render_markdown(text), remaining=remaining, limit=limit)
 

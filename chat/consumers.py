@@ -115,6 +115,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 return await self.error("too_many_requests", messages.TOO_MANY_REQUESTS, detail=messages.SLOW_DOWN)
             if verdict.revoked:
                 return await self.error("invalid_key", messages.KEY_REVOKED)
+            if verdict.tokens_exceeded:
+                detail = messages.token_limit_detail(info.plan_name, info.token_limit)
+                return await self.error(
+                    "limit_exceeded", messages.LIMIT_EXCEEDED, detail=detail, resets_in=seconds_until_reset()
+                )
             if not verdict.admitted:
                 return await self.limit_exceeded(info, verdict.admission.limit)
             admission = verdict.admission

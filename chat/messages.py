@@ -27,5 +27,9 @@ def limit_detail(plan: str, limit: int) -> str:
     return f"{plan} allows {limit} requests per day; {RESETS}."
 
 
+def token_limit_detail(plan: str, limit: int | None) -> str:
+    return f"{plan} allows {limit} tokens per day; {RESETS}."
+
+
 def too_long(limit: int) -> str:
     return f"Messages are limited to {limit} characters."

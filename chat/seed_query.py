@@ -6,7 +6,7 @@ from urllib.parse import parse_qs
 from chat import answers, messages
 from gateway.catalogue import catalogue
 from gateway.http import Receive, Scope, Send, send_json
-from gateway.refusals import admit, authenticate, current_ratelimit_headers, ratelimit_headers
+from gateway.refusals import admission_headers, admit, authenticate, current_ratelimit_headers
 from gateway.tasks import wait_for_disconnect
 from gateway.upstream import default_model
 
@@ -47,7 +47,7 @@ async def query(scope: Scope, receive: Receive, send: Send) -> None:
     reply = answers.reply_stream(
         info=info, conversation_uuid=conversation, content=message, admission=admission, route=route
     )
-    await stream_as_text(receive, send, reply, ratelimit_headers(admission.limit, admission.remaining))
+    await stream_as_text(receive, send, reply, admission_headers(admission))
 
 
 async def stream_as_text(receive: Receive, send: Send, reply, headers: list) -> None:

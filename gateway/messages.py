@@ -46,6 +46,10 @@ def limit_exceeded(plan: str, limit: int) -> str:
     return f"{LIMIT_EXCEEDED}: {plan} allows {limit} requests per day; {RESETS}"
 
 
+def tokens_exceeded(plan: str, limit: int | None) -> str:
+    return f"{LIMIT_EXCEEDED}: {plan} allows {limit} tokens per day; {RESETS}"
+
+
 def too_many_requests(plan: str, rate: float) -> str:
     return f"{TOO_MANY_REQUESTS}: {plan} allows {rate:g} requests per second."
 

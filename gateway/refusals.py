@@ -16,21 +16,38 @@ def reset_duration(seconds: int) -> str:
     return f"{hours}h{minutes}m{secs}s" if hours else f"{minutes}m{secs}s"
 
 
-def ratelimit_headers(limit: int, remaining: int) -> list[tuple[bytes, bytes]]:
-    return [
+def ratelimit_headers(
+    limit: int, remaining: int, tokens_used: int | None = None, token_limit: int | None = None
+) -> list[tuple[bytes, bytes]]:
+    reset = reset_duration(seconds_until_reset()).encode()
+    headers = [
         (b"x-ratelimit-limit-requests", str(limit).encode()),
         (b"x-ratelimit-remaining-requests", str(max(remaining, 0)).encode()),
-        (b"x-ratelimit-reset-requests", reset_duration(seconds_until_reset()).encode()),
+        (b"x-ratelimit-reset-requests", reset),
     ]
+    if token_limit:  # only plans with a token limit have one to report
+        headers += [
+            (b"x-ratelimit-limit-tokens", str(token_limit).encode()),
+            (b"x-ratelimit-remaining-tokens", str(max(token_limit - (tokens_used or 0), 0)).encode()),
+            (b"x-ratelimit-reset-tokens", reset),
+        ]
+    return headers
+
+
+def admission_headers(admission: Admission, given_back: int = 0) -> list[tuple[bytes, bytes]]:
+    return ratelimit_headers(
+        admission.limit, admission.remaining + given_back, admission.tokens_used, admission.token_limit
+    )
 
 
 async def current_ratelimit_headers(info: KeyInfo) -> list[tuple[bytes, bytes]]:
     """The rate-limit headers for an answer that spent nothing (a 400, a throttle refusal)."""
     try:
         used = await metering.used(info)
+        tokens = await metering.tokens_used(info) if info.token_limit else None
     except Exception:
         return []
-    return ratelimit_headers(info.limit, info.limit - used)
+    return ratelimit_headers(info.limit, info.limit - used, tokens, info.token_limit)
 
 
 async def send_unavailable(send: Send) -> None:
@@ -90,26 +107,26 @@ async def admit(info: KeyInfo, send: Send) -> Admission | None:
         await send_error(send, 401, messages.REVOKED_KEY, "invalid_request_error", "invalid_api_key")
         return None
     admission = verdict.admission
+    if verdict.tokens_exceeded:
+        body = limit_exceeded_body(messages.tokens_exceeded(info.plan_name, admission.token_limit), "tokens")
+        headers = [*limit_exceeded_headers(), *await current_ratelimit_headers(info)]
+        await send_json(send, 429, body, headers)
+        return None
     if not admission.admitted:
-        await send_json(
-            send, 429, limit_exceeded_body(info.plan_name, admission.limit), limit_exceeded_headers(admission)
-        )
+        body = limit_exceeded_body(messages.limit_exceeded(info.plan_name, admission.limit), "requests")
+        headers = [*limit_exceeded_headers(), *ratelimit_headers(admission.limit, 0)]
+        await send_json(send, 429, body, headers)
         return None
     return admission
 
 
-def limit_exceeded_body(plan_name: str, limit: int) -> dict:
-    message = messages.limit_exceeded(plan_name, limit)
+def limit_exceeded_body(message: str, kind: str) -> dict:
     return {
         "message": messages.LIMIT_EXCEEDED,
-        "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"},
+        "error": {"message": message, "type": kind, "param": None, "code": "rate_limit_exceeded"},
     }
 
 
-def limit_exceeded_headers(admission: Admission) -> list:
+def limit_exceeded_headers() -> list:
     # x-should-retry tells the openai SDK not to retry: nothing changes until the reset.
-    return [
-        (b"retry-after", str(seconds_until_reset()).encode()),
-        (b"x-should-retry", b"false"),
-        *ratelimit_headers(admission.limit, 0),
-    ]
+    return [(b"retry-after", str(seconds_until_reset()).encode()), (b"x-should-retry", b"false")]

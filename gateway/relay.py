@@ -8,7 +8,7 @@ from gateway.bodies import ModelRequest
 from gateway.catalogue import Route, Target
 from gateway.errors import UpstreamError, UpstreamRefused
 from gateway.http import SSE_HEADERS, Receive, Send, send_bytes, send_error
-from gateway.refusals import ratelimit_headers
+from gateway.refusals import admission_headers
 from gateway.sse import EventSplitter, body_usage_tokens, carries_usage, event_payload, event_usage, usage_tokens
 from gateway.streams import Stream
 from gateway.tasks import unless_client_leaves
@@ -51,7 +51,7 @@ async def relay_whole(send: Send, call: Call) -> None:
     except (UpstreamError, UpstreamRefused) as exc:
         return await upstream_failed(send, call, exc)
     prompt, completion = body_usage_tokens(answer)
-    metering.record_usage(call.info, prompt_tokens=prompt, completion_tokens=completion)
+    metering.record_usage(call.info, model=call.route.model, prompt_tokens=prompt, completion_tokens=completion)
     headers = [(b"content-type", content_type.encode("latin-1")), *admission_headers(call.admission)]
     await send_bytes(send, 200, answer, headers)
 
@@ -76,17 +76,15 @@ async def relay_stream(receive: Receive, send: Send, call: Call) -> None:
         await metering.refund(call.info)
         await send_stream_error(send, failure)
         return
-    metering.record_usage(call.info, prompt_tokens=tally.prompt, completion_tokens=tally.completion)
-
-
-def admission_headers(admission: Admission) -> list:
-    return ratelimit_headers(admission.limit, admission.remaining)
+    metering.record_usage(
+        call.info, model=call.route.model, prompt_tokens=tally.prompt, completion_tokens=tally.completion
+    )
 
 
 async def upstream_failed(send: Send, call: Call, exc: Exception) -> None:
     """Refund the request and say what happened: a request the model did not answer is not charged."""
     await metering.refund(call.info)
-    headers = ratelimit_headers(call.admission.limit, call.admission.remaining + 1)
+    headers = admission_headers(call.admission, given_back=1)
     if isinstance(exc, UpstreamRefused):
         return await send_bytes(send, exc.status, exc.body, [(b"content-type", exc.content_type.encode()), *headers])
     await send_error(

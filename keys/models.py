@@ -27,6 +27,12 @@ class Plan(models.Model):
     throttle_burst = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Bucket size; defaults to the rate."
     )
+    tokens_per_day = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Prompt and completion tokens a day, per user; empty: no token limit.",
+    )
     max_key_days = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -115,13 +121,14 @@ class ApiKey(models.Model):
 class DailyUsage(models.Model):
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
     day = models.DateField()
+    model = models.CharField(max_length=128, blank=True, help_text="The model as users named it.")
     requests = models.PositiveIntegerField(default=0)
     prompt_tokens = models.PositiveBigIntegerField(default=0)
     completion_tokens = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-day"]
-        constraints = [models.UniqueConstraint(fields=["key", "day"], name="one_usage_row_per_key_day")]
+        constraints = [models.UniqueConstraint(fields=["key", "day", "model"], name="one_usage_row_per_key_day_model")]
         verbose_name_plural = "daily usage"
 
     def __str__(self) -> str:
@@ -138,9 +145,61 @@ class QuotaCounter(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     used = models.PositiveIntegerField(default=0)
+    tokens = models.PositiveBigIntegerField(
+        default=0, db_default=0, help_text="Prompt and completion tokens recorded today."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "plan", "day"], name="one_counter_per_owner_plan_day")]
 
     def __str__(self) -> str:
         return f"{self.owner_id}/{self.plan_id} {self.day}: {self.used}"
+
+
+class Refusal(models.Model):
+    """Requests a key had refused by its limits, per UTC day and reason: the demand the 429s turned away."""
+
+    class Reason(models.TextChoices):
+        REQUESTS = "requests", "daily requests"
+        TOKENS = "tokens", "daily tokens"
+        THROTTLE = "throttle", "throttle"
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="refusals")
+    day = models.DateField()
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["key", "day", "reason"], name="one_refusal_row_per_key_day")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.day} {self.reason}: {self.count}"
+
+
+class UsageAlert(models.Model):
+    """A usage mail sent: at most one per key, day, kind and threshold."""
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="alerts")
+    day = models.DateField()
+    kind = models.CharField(max_length=16)  # requests or tokens
+    percent = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "day", "kind", "percent"], name="one_alert_per_key_day_threshold")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.day} {self.kind} {self.percent}%"
+
+
+class AccountSettings(models.Model):
+    """A user's choices about Tollgate's mail."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tollgate_settings")
+    usage_alerts = models.BooleanField(default=True, help_text="Mail me at 80% and 100% of a key's day.")
+
+    def __str__(self) -> str:
+        return f"settings of {self.user}"

@@ -5,6 +5,7 @@ import io
 import httpx
 import openai
 import pytest
+from django.db.models import Sum
 
 from gateway.models import CatalogModel, Upstream
 from keys.models import DailyUsage, Plan, QuotaCounter
@@ -80,6 +81,8 @@ def test_every_endpoint_is_routed_rewritten_and_counted_once(sdk, two):
 
     assert used() == 11  # every admitted call counted once
     totals = _wait_for_usage(expected_requests=11)
+    by_model = dict(DailyUsage.objects.values_list("model").annotate(n=Sum("requests")))
+    assert by_model == {"chat-a": 7, "embed-b": 4}
     assert totals.requests == 11
     # prompt tokens: chat 2 + 1, completions 2 + 2, embeddings 3, responses 2 + 2, transcription 5
     assert totals.prompt_tokens == 19 and totals.completion_tokens > 0
@@ -96,13 +99,18 @@ def test_streamed_usage_is_counted_for_responses_and_completions(sdk, two, live)
 
 
 def _wait_for_usage(expected_requests: int) -> DailyUsage:
+    """The day's usage summed over models, once the live server has written it (within a second)."""
     import time
+
+    from django.db.models import Sum
 
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        row = DailyUsage.objects.first()
-        if row is not None and row.requests >= expected_requests:
-            return row
+        totals = DailyUsage.objects.aggregate(
+            requests=Sum("requests"), prompt_tokens=Sum("prompt_tokens"), completion_tokens=Sum("completion_tokens")
+        )
+        if (totals["requests"] or 0) >= expected_requests:
+            return DailyUsage(**totals)
         time.sleep(0.1)
     raise AssertionError("usage was not recorded")
 

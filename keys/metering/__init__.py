@@ -3,9 +3,11 @@
 The gateway and the chat consumer call these functions, never the stores behind them.
 """
 
+import dataclasses
 import datetime
 import logging
 
+from keys import alerts
 from keys.metering.dbthread import in_db_thread
 from keys.metering.keycache import key_authenticate, key_cache_forget, key_info_load
 from keys.metering.leases import quota_leases
@@ -26,6 +28,7 @@ __all__ = [
     "record_usage",
     "refund",
     "seconds_until_reset",
+    "tokens_used",
     "used",
     "used_sync",
     "utc_today",
@@ -46,11 +49,28 @@ async def key_load(key_id: int) -> KeyInfo | None:
 
 
 async def admit(info: KeyInfo) -> Verdict:
-    """Throttle first (free), then spend one request of the day's quota."""
+    """Throttle first (free), then the day's tokens (read, not spent), then spend one request."""
+    day, store = utc_today(), get_quota_store()
     wait = await throttle_wait(info)
     if wait:
+        usage_recorder.refused(key_id=info.key_id, day=day, reason="throttle")
         return Verdict(throttled_for=wait)
-    admission = await quota_leases.consume(get_quota_store(), info, utc_today())
+    tokens = None
+    if info.token_limit:
+        tokens = await store.tokens_used(info, day)
+        if tokens >= info.token_limit:
+            usage_recorder.refused(key_id=info.key_id, day=day, reason="tokens")
+            refused = Admission(False, 0, info.limit, tokens_used=tokens, token_limit=info.token_limit)
+            return Verdict(admission=refused, tokens_exceeded=True)
+    admission = await quota_leases.consume(store, info, day)
+    if tokens is not None:
+        admission = dataclasses.replace(admission, tokens_used=tokens, token_limit=info.token_limit)
+    if admission.admitted:
+        if admission.used * 100 >= alerts.THRESHOLDS[0] * admission.limit:
+            for percent in alerts.thresholds_crossed(admission.used - 1, admission.used, admission.limit):
+                alerts.alert_later(key_id=info.key_id, day=day, kind="requests", percent=percent)
+    elif not admission.revoked:
+        usage_recorder.refused(key_id=info.key_id, day=day, reason="requests")
     return Verdict(admission=admission, revoked=admission.revoked)
 
 
@@ -65,6 +85,11 @@ async def used(info: KeyInfo) -> int:
     return await get_quota_store().used(info, day) - quota_leases.unspent(info, day)
 
 
+async def tokens_used(info: KeyInfo) -> int:
+    """Tokens recorded today for the key's owner and plan (lagging answers by at most a second)."""
+    return await get_quota_store().tokens_used(info, utc_today())
+
+
 def used_sync(*, owner_id: int, plan_id: int, day: datetime.date | None = None) -> int:
     """used(), for pages and the admin."""
     return get_quota_store().used_sync(owner_id, plan_id, day or utc_today())
@@ -75,11 +100,33 @@ def carry_over(*, owner_id: int, from_plan_id: int, to_plan_id: int) -> None:
     get_quota_store().carry_over_sync(owner_id, from_plan_id, to_plan_id, utc_today())
 
 
-def record_usage(info: KeyInfo, *, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
-    """Add one answered request and its tokens to today's statistics (written within a second)."""
+def record_usage(info: KeyInfo, *, model: str = "", prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+    """Add one answered request and its tokens to today's statistics and token total (within a second)."""
     usage_recorder.record(
-        key_id=info.key_id, day=utc_today(), prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        key_id=info.key_id,
+        day=utc_today(),
+        model=model,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        owner_id=info.owner_id,
+        plan_id=info.plan_id,
     )
+
+
+def _tokens_recorded(totals: dict) -> None:
+    """Runs on the database thread as usage is written: count tokens, and mail the thresholds passed."""
+    from keys.models import Plan
+
+    store, limits = get_quota_store(), {}
+    for (owner_id, plan_id, key_id, day), tokens in totals.items():
+        total = store.add_tokens_sync(owner_id, plan_id, day, tokens)
+        if plan_id not in limits:
+            limits[plan_id] = Plan.objects.filter(pk=plan_id).values_list("tokens_per_day", flat=True).first()
+        for percent in alerts.thresholds_crossed(total - tokens, total, limits[plan_id]):
+            alerts.alert_later(key_id=key_id, day=day, kind="tokens", percent=percent)
+
+
+usage_recorder.on_tokens = _tokens_recorded
 
 
 def forget_key(*, key_id: int, prefix: str) -> None:

@@ -33,6 +33,7 @@ def key_info_load(*, prefix: str | None = None, key_id: int | None = None) -> Ke
         hashed_secret=key.hashed_secret,
         revoked=key.revoked_at is not None,
         expires_at=key.expires_at.timestamp() if key.expires_at else None,
+        token_limit=plan.tokens_per_day,
     )
 
 

@@ -21,6 +21,7 @@ class KeyInfo:
     hashed_secret: str
     revoked: bool
     expires_at: float | None = None  # a Unix time; None: never
+    token_limit: int | None = None  # tokens a day; None: no token limit
 
     @property
     def expired(self) -> bool:
@@ -33,6 +34,8 @@ class Admission:
     used: int
     limit: int
     revoked: bool = False
+    tokens_used: int | None = None  # filled in for plans with a token limit only
+    token_limit: int | None = None
 
     @property
     def remaining(self) -> int:
@@ -46,6 +49,7 @@ class Verdict:
     admission: Admission | None = None
     throttled_for: float = 0.0
     revoked: bool = False
+    tokens_exceeded: bool = False
 
     @property
     def admitted(self) -> bool:

@@ -1,4 +1,5 @@
-"""Per-key usage statistics (requests, tokens, last used), written in batches off the hot path."""
+"""Usage statistics (requests, tokens and refusals per key, day and model; last used), written in
+batches off the hot path, at most a second after the request."""
 
 import asyncio
 import atexit
@@ -6,43 +7,78 @@ import datetime
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from django.db import connection, transaction
 
 from keys.metering.dbthread import in_db_thread
-from keys.models import ApiKey, DailyUsage
+from keys.models import ApiKey, DailyUsage, Refusal
 
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
+_USAGE = DailyUsage._meta.db_table
 _UPSERT_SQL = f"""
-INSERT INTO {DailyUsage._meta.db_table} (key_id, day, requests, prompt_tokens, completion_tokens)
-VALUES (%s, %s, %s, %s, %s)
-ON CONFLICT (key_id, day) DO UPDATE SET
-  requests = {DailyUsage._meta.db_table}.requests + excluded.requests,
-  prompt_tokens = {DailyUsage._meta.db_table}.prompt_tokens + excluded.prompt_tokens,
-  completion_tokens = {DailyUsage._meta.db_table}.completion_tokens + excluded.completion_tokens
+INSERT INTO {_USAGE} (key_id, day, model, requests, prompt_tokens, completion_tokens)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (key_id, day, model) DO UPDATE SET
+  requests = {_USAGE}.requests + excluded.requests,
+  prompt_tokens = {_USAGE}.prompt_tokens + excluded.prompt_tokens,
+  completion_tokens = {_USAGE}.completion_tokens + excluded.completion_tokens
 """
+_REFUSAL = Refusal._meta.db_table
+_REFUSAL_SQL = f"""
+INSERT INTO {_REFUSAL} (key_id, day, reason, count) VALUES (%s, %s, %s, %s)
+ON CONFLICT (key_id, day, reason) DO UPDATE SET count = {_REFUSAL}.count + excluded.count
+"""
+
+# (key id, day, model) -> [requests, prompt tokens, completion tokens]
+Totals = dict[tuple[int, datetime.date, str], list[int]]
+# (owner id, plan id, key id, day) -> tokens, for the token quota and its alerts
+TokenTotals = dict[tuple[int, int, int, datetime.date], int]
 
 
 class UsageRecorder:
     """Adds up usage in memory and writes it at most once a second.
 
-    The quota itself is never here: it is counted before the request is admitted.
+    The request quota itself is never here: it is counted before the request is admitted. Token
+    totals are handed to `on_tokens` (the quota store, then the alerts) as they are written.
     """
 
     def __init__(self) -> None:
-        self._pending: dict[tuple[int, datetime.date], list[int]] = defaultdict(lambda: [0, 0, 0])
+        self._pending: Totals = defaultdict(lambda: [0, 0, 0])
+        self._tokens: TokenTotals = defaultdict(int)
+        self._refused: dict[tuple[int, datetime.date, str], int] = defaultdict(int)
         self._last_used: dict[int, float] = {}  # Unix times: a float is cheaper than a datetime per request
         self._task: asyncio.Task | None = None
+        self.on_tokens: Callable[[TokenTotals], None] | None = None
         atexit.register(self.flush_sync)
 
-    def record(self, *, key_id: int, day: datetime.date, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
-        totals = self._pending[(key_id, day)]
+    def record(
+        self,
+        *,
+        key_id: int,
+        day: datetime.date,
+        model: str = "",
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        owner_id: int = 0,
+        plan_id: int = 0,
+    ) -> None:
+        totals = self._pending[(key_id, day, model)]
         totals[0] += 1
         totals[1] += prompt_tokens
         totals[2] += completion_tokens
+        if prompt_tokens or completion_tokens:
+            self._tokens[(owner_id, plan_id, key_id, day)] += prompt_tokens + completion_tokens
         self._last_used[key_id] = time.time()
+        self._flush_soon()
+
+    def refused(self, *, key_id: int, day: datetime.date, reason: str) -> None:
+        self._refused[(key_id, day, reason)] += 1
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._flush_later())
 
@@ -52,6 +88,8 @@ class UsageRecorder:
 
     def discard(self) -> None:
         self._pending.clear()
+        self._tokens.clear()
+        self._refused.clear()
         self._last_used.clear()
 
     async def flush(self) -> None:
@@ -59,22 +97,33 @@ class UsageRecorder:
 
     def flush_sync(self) -> None:
         pending, self._pending = self._pending, defaultdict(lambda: [0, 0, 0])
+        tokens, self._tokens = self._tokens, defaultdict(int)
+        refused, self._refused = self._refused, defaultdict(int)
         last_used, self._last_used = self._last_used, {}
-        if not pending and not last_used:
-            return
         failed = 0
-        for (key_id, day), (requests, prompt, completion) in pending.items():
-            # One savepoint per key: a key deleted meanwhile must not lose everyone else's numbers.
+        for (key_id, day, model), (requests, prompt, completion) in pending.items():
+            # One savepoint per row: a key deleted meanwhile must not lose everyone else's numbers.
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(_UPSERT_SQL, (key_id, day, requests, prompt, completion))
+                    cursor.execute(_UPSERT_SQL, (key_id, day, model, requests, prompt, completion))
                     if key_id in last_used:
-                        when = datetime.datetime.fromtimestamp(last_used[key_id], datetime.UTC)
+                        when = datetime.datetime.fromtimestamp(last_used.pop(key_id), datetime.UTC)
                         ApiKey.objects.filter(pk=key_id).update(last_used_at=when)
             except Exception:
                 failed += 1
+        for (key_id, day, reason), count in refused.items():
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(_REFUSAL_SQL, (key_id, day, reason, count))
+            except Exception:
+                failed += 1
+        if tokens and self.on_tokens is not None:
+            try:
+                self.on_tokens(tokens)
+            except Exception:
+                logger.exception("could not count tokens against their quota")
         if failed:
-            logger.warning("could not write usage statistics for %d of %d keys", failed, len(pending))
+            logger.warning("could not write %d usage statistics rows", failed)
 
 
 usage_recorder = UsageRecorder()

@@ -51,9 +51,48 @@ class BaseQuotaStore:
         so that moving a key between plans never refills the day. Never lowers a count."""
         raise NotImplementedError("subclasses of BaseQuotaStore must provide a carry_over_sync() method")
 
+    # -- Tokens: counted after each answer, checked before the next -------------------------------
+
+    def add_tokens_sync(self, owner_id: int, plan_id: int, day: datetime.date, tokens: int) -> int:
+        """Add `tokens` to the day's recorded total for the owner and plan; return the new total.
+        The database keeps the durable total; a store may keep a faster copy."""
+        return tokens_add_in_database(owner_id, plan_id, day, tokens)
+
+    def tokens_used_sync(self, owner_id: int, plan_id: int, day: datetime.date) -> int:
+        return tokens_in_database(owner_id, plan_id, day)
+
+    async def tokens_used(self, info: KeyInfo, day: datetime.date) -> int:
+        """The day's recorded token total, read now: every process sees the same number."""
+        from keys.metering.dbthread import in_db_thread
+
+        return await in_db_thread(self.tokens_used_sync, info.owner_id, info.plan_id, day)
+
     # -- May be overridden ------------------------------------------------------------------------
 
     def revoke_sync(self, key_id: int) -> None:
         """Learn that a key was revoked, so consume() refuses it at once. A store that reads
         revocation from the database itself need do nothing."""
         return None
+
+
+def tokens_add_in_database(owner_id: int, plan_id: int, day: datetime.date, tokens: int) -> int:
+    from django.db import connection
+
+    from keys.models import QuotaCounter
+
+    table = QuotaCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (owner_id, plan_id, day, used, tokens) VALUES (%s, %s, %s, 0, %s) "
+            f"ON CONFLICT (owner_id, plan_id, day) DO UPDATE SET tokens = {table}.tokens + excluded.tokens "
+            "RETURNING tokens",
+            (owner_id, plan_id, day, tokens),
+        )
+        return cursor.fetchone()[0]
+
+
+def tokens_in_database(owner_id: int, plan_id: int, day: datetime.date) -> int:
+    from keys.models import QuotaCounter
+
+    row = QuotaCounter.objects.filter(owner_id=owner_id, plan_id=plan_id, day=day).values_list("tokens", flat=True)
+    return row.first() or 0

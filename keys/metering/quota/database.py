@@ -22,10 +22,11 @@ INSERT INTO {_TABLE} (owner_id, plan_id, day, used) VALUES (%s, %s, %s, 0)
 ON CONFLICT (owner_id, plan_id, day) DO NOTHING
 """
 _CARRY_SQL = f"""
-INSERT INTO {_TABLE} (owner_id, plan_id, day, used)
-SELECT owner_id, %s, day, used FROM {_TABLE} WHERE owner_id = %s AND plan_id = %s AND day = %s
+INSERT INTO {_TABLE} (owner_id, plan_id, day, used, tokens)
+SELECT owner_id, %s, day, used, tokens FROM {_TABLE} WHERE owner_id = %s AND plan_id = %s AND day = %s
 ON CONFLICT (owner_id, plan_id, day) DO UPDATE SET
-  used = CASE WHEN excluded.used > {_TABLE}.used THEN excluded.used ELSE {_TABLE}.used END
+  used = CASE WHEN excluded.used > {_TABLE}.used THEN excluded.used ELSE {_TABLE}.used END,
+  tokens = CASE WHEN excluded.tokens > {_TABLE}.tokens THEN excluded.tokens ELSE {_TABLE}.tokens END
 """
 _REFUND_SQL = f"UPDATE {_TABLE} SET used = used - 1 WHERE owner_id = %s AND plan_id = %s AND day = %s AND used > 0"
 _GIVE_BACK_SQL = f"""

@@ -54,6 +54,11 @@ if from_used > to_used then to_used = from_used end
 redis.call('SET', KEYS[2], to_used, 'EX', ARGV[3])
 return to_used
 """
+_RAISE_LUA = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+return 0
+"""
 _COUNTER_TTL = 3 * 24 * 3600
 _UNSEEDED, _REVOKED, _ADMITTED = -2, -1, 1
 
@@ -131,6 +136,22 @@ class RedisQuota(BaseQuotaStore):
         keys = [self.counter_key(owner_id, from_plan_id, day), self.counter_key(owner_id, to_plan_id, day)]
         seeds = [_answered_in_database(owner_id, plan_id, day) for plan_id in (from_plan_id, to_plan_id)]
         self.sync.eval(_CARRY_LUA, 2, *keys, *seeds, _COUNTER_TTL)
+
+    @staticmethod
+    def tokens_key(owner_id: int, plan_id: int, day: datetime.date) -> str:
+        return f"tollgate:tokens:{owner_id}:{plan_id}:{day.isoformat()}"
+
+    def add_tokens_sync(self, owner_id: int, plan_id: int, day: datetime.date, tokens: int) -> int:
+        # The database total is the truth; Redis keeps the highest total any process has written.
+        total = super().add_tokens_sync(owner_id, plan_id, day, tokens)
+        self.sync.eval(_RAISE_LUA, 1, self.tokens_key(owner_id, plan_id, day), total, _COUNTER_TTL)
+        return total
+
+    async def tokens_used(self, info: KeyInfo, day: datetime.date) -> int:
+        raw = await self._scripts.get().client.get(self.tokens_key(info.owner_id, info.plan_id, day))
+        if raw is not None:
+            return int(raw)
+        return await in_db_thread(self.tokens_used_sync, info.owner_id, info.plan_id, day)
 
     def revoke_sync(self, key_id: int) -> None:
         self.sync.set(self.revoked_key(key_id), 1)
