@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 
 from keys.backends import get_backend
 from keys.metering import utc_today
-from keys.models import ApiKey, DailyUsage, Plan
+from keys.models import ApiKey, DailyUsage, Plan, QuotaCounter
 
 
 def plan_list() -> list[Plan]:
@@ -31,6 +31,7 @@ class KeyRow:
     limit: int
     prompt_tokens: int
     completion_tokens: int
+    tokens_today: int = 0  # the owner's tokens in this plan today, as the token quota counts them
 
     @property
     def remaining(self) -> int | None:
@@ -42,20 +43,27 @@ def key_rows(*, owner: AbstractBaseUser) -> list[KeyRow]:
     today = utc_today()
     backend = get_backend()
     keys = list(key_list(owner=owner))
-    stats = {u.key_id: u for u in DailyUsage.objects.filter(key__in=keys, day=today)}
+    stats: dict[int, list[int]] = {}
+    for key_id, requests, prompt, completion in DailyUsage.objects.filter(key__in=keys, day=today).values_list(
+        "key_id", "requests", "prompt_tokens", "completion_tokens"
+    ):
+        totals = stats.setdefault(key_id, [0, 0, 0])
+        totals[0], totals[1], totals[2] = totals[0] + requests, totals[1] + prompt, totals[2] + completion
+    tokens = dict(QuotaCounter.objects.filter(owner=owner, day=today).values_list("plan_id", "tokens"))
     used_by_plan: dict[int, int | None] = {}
     rows = []
     for key in keys:
         if key.plan_id not in used_by_plan and key.is_active:
             used_by_plan[key.plan_id] = backend.used_today(api_key=key)
-        usage = stats.get(key.pk)
+        requests, prompt, completion = stats.get(key.pk, (0, 0, 0))
         rows.append(
             KeyRow(
                 key=key,
-                used_today=used_by_plan[key.plan_id] if key.is_active else (usage.requests if usage else 0),
+                used_today=used_by_plan[key.plan_id] if key.is_active else requests,
                 limit=key.plan.requests_per_day,
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=usage.completion_tokens if usage else 0,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                tokens_today=tokens.get(key.plan_id, 0),
             )
         )
     return rows
@@ -70,3 +78,10 @@ def expiry_choices(*, plan: Plan) -> list[tuple[str, str]]:
         return [("", "Never expires"), *((str(d), f"Expires in {d} days") for d in KEY_LIFETIMES)]
     days = [d for d in KEY_LIFETIMES if d < plan.max_key_days] + [plan.max_key_days]
     return [(str(d), f"Expires in {d} days") for d in reversed(days)]
+
+
+def usage_alerts_on(*, user: AbstractBaseUser) -> bool:
+    from keys.models import AccountSettings
+
+    settings = AccountSettings.objects.filter(user=user).first()
+    return settings is None or settings.usage_alerts

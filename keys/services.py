@@ -194,3 +194,9 @@ def keys_expire_due() -> int:
 def _forget(key: ApiKey) -> None:
     """After the revocation commits, tell the quota store and this process's key cache."""
     transaction.on_commit(lambda: forget_key(key_id=key.pk, prefix=key.prefix))
+
+
+def account_settings_update(*, user: AbstractBaseUser, usage_alerts: bool) -> None:
+    from keys.models import AccountSettings
+
+    AccountSettings.objects.update_or_create(user=user, defaults={"usage_alerts": usage_alerts})

@@ -1,13 +1,15 @@
 """The landing page, the dashboard and the health check."""
 
 from allauth.mfa.utils import is_mfa_enabled
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
-from keys.selectors import key_rows, plan_list
+from keys.selectors import key_rows, plan_list, usage_alerts_on
+from keys.services import account_settings_update
 
 
 @require_GET
@@ -18,9 +20,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def account(request: HttpRequest) -> HttpResponse:
-    return render(request, "account.html", {"two_factor": is_mfa_enabled(request.user)})
+    if request.method == "POST":
+        account_settings_update(user=request.user, usage_alerts=request.POST.get("usage_alerts") == "on")
+        messages.success(request, "Your mail settings are saved.")
+        return redirect("account")
+    context = {"two_factor": is_mfa_enabled(request.user), "usage_alerts": usage_alerts_on(user=request.user)}
+    return render(request, "account.html", context)
 
 
 @require_GET

@@ -124,3 +124,32 @@ def test_leases_over_three_processes_admit_exactly_a_large_plans_limit(
     assert statuses.count(200) + later.count(200) == 1000
     assert len(upstream_server.requests) == 1000
     upstream_server.reset()
+
+
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis-counters", "postgres-counters"])
+def test_once_the_recorded_tokens_reach_the_limit_no_process_admits_more(
+    postgres_database, redis_url, live_server_factory, live_server_env, upstream_server, with_redis
+):
+    upstream_server.reset()
+    env = {"DATABASE_URL": postgres_database, **live_server_env}
+    if with_redis:
+        env["REDIS_URL"] = redis_url
+    email = f"tokens-{with_redis}@example.com"
+    key = make_key(email, {"REDIS_URL": env.get("REDIS_URL", "")}, f"Tokens{with_redis}", 1000)
+    manage(
+        [
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            f"from keys.models import Plan; Plan.objects.filter(name='Tokens{with_redis}').update(tokens_per_day=40)",
+        ]
+    )
+    servers = [live_server_factory(env, server="uvicorn", workers=2), live_server_factory(env)]
+    for index in range(4):  # 13 tokens each (1 asked, 12 answered): 13, 26, 39 < 40, then 52
+        assert asyncio.run(burst([servers[index % 2].url], key, 1)) == [200]
+        time.sleep(1.3)  # recorded within a second
+    statuses = asyncio.run(burst([s.url for s in servers], key, 30))
+    assert statuses == [429] * 30
+    assert len(upstream_server.requests) == 4
+    upstream_server.reset()

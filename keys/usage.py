@@ -1,0 +1,104 @@
+"""Reads of usage over days: per key, model and day for users; totals for staff. Always UTC days."""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Q, QuerySet, Sum
+
+from keys.metering import utc_today
+from keys.models import DailyUsage, Refusal
+
+MAX_DAYS = 366
+CSV_HEADER = ["day", "key_prefix", "model", "requests", "prompt_tokens", "completion_tokens", "refused"]
+
+
+@dataclass
+class UsageRow:
+    day: datetime.date
+    key_prefix: str
+    model: str
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    refused: int = 0
+
+    def as_list(self) -> list:
+        return [getattr(self, name) if name != "day" else self.day.isoformat() for name in CSV_HEADER]
+
+    def as_dict(self) -> dict:
+        return dict(zip(CSV_HEADER, self.as_list(), strict=True))
+
+
+def usage_days(days: int) -> tuple[datetime.date, datetime.date]:
+    """The first and last UTC day of the last `days` days, today included."""
+    today = utc_today()
+    return today - datetime.timedelta(days=days - 1), today
+
+
+def usage_rows(
+    *, owner: AbstractBaseUser | None, days: int, key_id: int | None = None, model: str | None = None
+) -> list[UsageRow]:
+    """One row per day, key and model, newest first; refusals (which reach no model) on the model '' row.
+    `owner` None: everyone's (staff)."""
+    start, end = usage_days(days)
+    usage: QuerySet = DailyUsage.objects.filter(day__range=(start, end))
+    refusals: QuerySet = Refusal.objects.filter(day__range=(start, end))
+    if owner is not None:
+        usage, refusals = usage.filter(key__owner=owner), refusals.filter(key__owner=owner)
+    if key_id is not None:
+        usage, refusals = usage.filter(key_id=key_id), refusals.filter(key_id=key_id)
+    if model is not None:
+        usage, refusals = usage.filter(model=model), refusals.filter(Q(pk__in=[]) if model else Q())
+    rows: dict[tuple, UsageRow] = {}
+    for u in usage.select_related("key"):
+        rows[(u.day, u.key.public_prefix, u.model)] = UsageRow(
+            u.day, u.key.public_prefix, u.model, u.requests, u.prompt_tokens, u.completion_tokens
+        )
+    for r in refusals.select_related("key"):
+        row = rows.setdefault((r.day, r.key.public_prefix, ""), UsageRow(r.day, r.key.public_prefix, ""))
+        row.refused += r.count
+    return sorted(rows.values(), key=lambda row: (row.day, row.key_prefix, row.model), reverse=True)
+
+
+@dataclass
+class DayTotal:
+    day: datetime.date
+    requests: int = 0
+    tokens: int = 0
+    refused: int = 0
+
+
+def daily_totals(rows: list[UsageRow], days: int) -> list[DayTotal]:
+    """Every day of the range, oldest first, zero where nothing happened (so a chart has no gaps)."""
+    start, _ = usage_days(days)
+    totals = {start + datetime.timedelta(days=i): DayTotal(start + datetime.timedelta(days=i)) for i in range(days)}
+    for row in rows:
+        total = totals[row.day]
+        total.requests += row.requests
+        total.tokens += row.prompt_tokens + row.completion_tokens
+        total.refused += row.refused
+    return list(totals.values())
+
+
+def usage_by(field: str, *, days: int) -> list[dict]:
+    """Staff: requests and tokens over the last `days` days grouped by a DailyUsage lookup, largest first."""
+    start, end = usage_days(days)
+    grouped = (
+        DailyUsage.objects.filter(day__range=(start, end))
+        .values(field)
+        .annotate(requests=Sum("requests"), prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"))
+        .order_by("-requests")
+    )
+    return [{"name": g[field] or "—", **{k: g[k] or 0 for k in ("requests", "prompt", "completion")}} for g in grouped]
+
+
+def refusals_by_reason(*, days: int) -> list[dict]:
+    start, end = usage_days(days)
+    grouped = defaultdict(int)
+    for reason, plan, count in Refusal.objects.filter(day__range=(start, end)).values_list(
+        "reason", "key__plan__name", "count"
+    ):
+        grouped[(reason, plan)] += count
+    return [{"reason": r, "plan": p, "count": c} for (r, p), c in sorted(grouped.items(), key=lambda i: -i[1])]
