@@ -46,19 +46,19 @@ def order(targets: tuple[Target, ...]) -> list[Target]:
     return [first, *(t for t in ready if t is not first)]
 
 
-def note_success(target: Target) -> None:
+def note_success(target: Target, seconds: float = 0.0) -> None:
     circuit = _circuit(target)
     circuit.failures, circuit.open_until = 0, 0.0
-    health.record_success(target.upstream_id)
+    health.record_success(target.upstream_id, seconds)
 
 
-def note_failure(target: Target, exc: UpstreamError) -> None:
+def note_failure(target: Target, exc: UpstreamError, seconds: float = 0.0) -> None:
     circuit = _circuit(target)
     circuit.failures += 1
     if circuit.failures >= FAILURES_TO_OPEN:
         circuit.open_until = time.monotonic() + REST_SECONDS
     logger.warning("upstream %s failed: %s (HTTP %s)", target.upstream_name, exc.code, exc.status)
-    health.record_failure(target.upstream_id, f"{exc.code}: {exc.message}")
+    health.record_failure(target.upstream_id, f"{exc.code}: {exc.message}", seconds)
 
 
 async def with_failover(route: Route, attempt: Callable[[Target], Awaitable[T]]) -> tuple[T, Target]:
@@ -66,14 +66,15 @@ async def with_failover(route: Route, attempt: Callable[[Target], Awaitable[T]])
     (connect error, timeout, 5xx, refused credentials) before answering. Raises the last failure."""
     candidates = order(route.targets)[:ATTEMPTS]
     for index, target in enumerate(candidates):
+        started = time.monotonic()
         try:
             result = await attempt(target)
         except UpstreamError as exc:
-            note_failure(target, exc)
+            note_failure(target, exc, time.monotonic() - started)
             if index == len(candidates) - 1:
                 raise
             continue
-        note_success(target)
+        note_success(target, time.monotonic() - started)
         return result, target
     raise AssertionError("unreachable: a route has at least one target")
 

@@ -76,3 +76,20 @@ class CatalogModel(models.Model):
     @property
     def served_as(self) -> str:
         return self.upstream_model or self.name
+
+
+class UpstreamDay(models.Model):
+    """Each upstream's answers and failures per UTC day, and the time they took (for staff)."""
+
+    upstream = models.ForeignKey(Upstream, on_delete=models.CASCADE, related_name="days")
+    day = models.DateField()
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0.0, help_text="Total time to the answer's start, for the average.")
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["upstream", "day"], name="one_row_per_upstream_day")]
+
+    def __str__(self) -> str:
+        return f"{self.upstream} {self.day}: {self.requests} ({self.errors} errors)"

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from gateway import overview
 from portal import views
 
 # Staff log in through allauth: its rate limits and two-factor apply to the admin too.
@@ -17,6 +18,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("account/", views.account, name="account"),
     path("accounts/", include("allauth.urls")),
+    path("admin/usage/", overview.usage_overview, name="admin-usage"),
+    path("admin/usage/refusals.csv", overview.refusals_csv, name="admin-usage-refusals"),
     path("admin/", admin.site.urls),
     path("", include("keys.urls")),
     path("", include("chat.urls")),

@@ -184,3 +184,22 @@ def test_multipart_without_a_model_field_gets_the_default_model(live, user, key_
     response = httpx.post(live.url + "/v1/audio/transcriptions", headers={"x-api-key": plaintext}, files=files)
     assert response.status_code == 200
     assert upstream_server.requests[-1]["json"]["model"] == "loopback-model"
+
+
+def test_each_upstreams_answers_errors_and_times_are_kept_per_day(sdk, two, live):
+    import time
+
+    from gateway.models import UpstreamDay
+
+    a, _ = two
+    sdk.chat.completions.create(model="chat-a", messages=[{"role": "user", "content": "x"}])
+    a.fail_status = 500
+    with pytest.raises(openai.APIStatusError):
+        sdk.chat.completions.create(model="chat-a", messages=[{"role": "user", "content": "x"}])
+    deadline = time.monotonic() + 8  # written every 5 seconds
+    while time.monotonic() < deadline and not UpstreamDay.objects.filter(upstream__name="a").exists():
+        time.sleep(0.2)
+    row = UpstreamDay.objects.get(upstream__name="a")
+    assert (row.requests, row.errors) == (2, 1) and row.seconds > 0
+    upstream = Upstream.objects.get(name="a")
+    assert upstream.last_success_at is not None and "failed" in upstream.last_error

@@ -53,3 +53,35 @@ def test_a_key_with_a_lifetime_is_warned_about_and_can_switch_plans(page, live, 
     expect(page.locator("tbody tr").first).to_contain_text("30RequestPerDay")
     page.goto(live.url + "/")
     expect(page.get_by_role("alert")).to_contain_text("This key expires in 6 days")
+
+
+def test_the_usage_page_charts_a_real_request_and_exports_it(page, live, user, key_factory):
+    import httpx
+
+    _, plaintext = key_factory(user)
+    response = httpx.post(
+        live.url + "/v1/chat/completions",
+        headers={"x-api-key": plaintext},
+        json={"model": "loopback-model", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert response.status_code == 200
+    browser_log_in(page, live, user.email)
+    page.get_by_role("navigation").get_by_role("link", name="Usage").click()
+    expect(page.get_by_role("heading", name="Usage", exact=True)).to_be_visible()
+    chart = page.get_by_role("img", name="Requests a day")
+    expect(chart).to_be_visible()
+    today = page.locator("table.usage-days tbody tr").first
+    for _ in range(30):  # the live server writes usage within a second
+        if today.locator("td").first.inner_text() == "1":
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(today.locator("td").first).to_have_text("1")
+    bar = chart.locator("rect").last
+    assert bar.get_attribute("data-value") == "1" and float(bar.get_attribute("height")) > 0
+    expect(page.locator("table.usage-rows")).to_contain_text("loopback-model")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    lines = open(download.value.path()).read().splitlines()
+    assert lines[0] == "day,key_prefix,model,requests,prompt_tokens,completion_tokens,refused"
+    assert ",loopback-model,1,1,12,0" in lines[1]

@@ -1,0 +1,66 @@
+"""Staff's usage overview at /admin/usage/: demand and refusals per day, plan, model, upstream and user."""
+
+import csv
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db.models import Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from gateway.models import UpstreamDay
+from keys.charts import bar_chart
+from keys.usage import daily_totals, refusals_by_reason, usage_by, usage_days, usage_rows
+
+DAYS = 30
+
+
+def upstream_stats(*, days: int) -> list[dict]:
+    start, end = usage_days(days)
+    grouped = (
+        UpstreamDay.objects.filter(day__range=(start, end))
+        .values("upstream__name")
+        .annotate(requests=Sum("requests"), errors=Sum("errors"), seconds=Sum("seconds"))
+        .order_by("-requests")
+    )
+    return [
+        {
+            "name": g["upstream__name"],
+            "requests": g["requests"],
+            "errors": g["errors"],
+            "error_rate": 100 * g["errors"] / g["requests"] if g["requests"] else 0,
+            "latency_ms": 1000 * g["seconds"] / g["requests"] if g["requests"] else 0,
+        }
+        for g in grouped
+    ]
+
+
+@staff_member_required
+@require_GET
+def usage_overview(request: HttpRequest) -> HttpResponse:
+    totals = daily_totals(usage_rows(owner=None, days=DAYS), DAYS)
+    context = {
+        "title": "Usage overview",
+        "days": DAYS,
+        "totals": totals,
+        "requests_chart": bar_chart("Requests a day, everyone", [(t.day.isoformat(), t.requests) for t in totals]),
+        "refused_chart": bar_chart("Refused a day (429s)", [(t.day.isoformat(), t.refused) for t in totals]),
+        "plans": usage_by("key__plan__name", days=DAYS),
+        "models": usage_by("model", days=DAYS),
+        "upstreams": upstream_stats(days=DAYS),
+        "users": usage_by("key__owner__email", days=DAYS)[:10],
+        "refusals": refusals_by_reason(days=DAYS),
+    }
+    return render(request, "admin/usage.html", context)
+
+
+@staff_member_required
+@require_GET
+def refusals_csv(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="tollgate-refusals-{DAYS}d.csv"'
+    writer = csv.writer(response, lineterminator="\n")
+    writer.writerow(["reason", "plan", "count"])
+    for row in refusals_by_reason(days=DAYS):
+        writer.writerow([row["reason"], row["plan"], row["count"]])
+    return response

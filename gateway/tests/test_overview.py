@@ -1,0 +1,47 @@
+"""Staff's usage overview: demand per day, plan, model, upstream and user, and refusals by reason."""
+
+import datetime
+
+import pytest
+
+from gateway.models import Upstream, UpstreamDay
+from keys import services
+from keys.metering import utc_today
+from keys.models import DailyUsage, Refusal
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client, user_factory):
+    client.force_login(user_factory("staff@example.com", is_staff=True, is_superuser=True))
+    return client
+
+
+def test_the_overview_shows_demand_and_refusals(staff_client, user, other_user, plans):
+    alice, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
+    bob, _ = services.key_create(owner=other_user, plan_name="30RequestPerDay")
+    today = utc_today()
+    DailyUsage.objects.create(key=alice, day=today, model="chat", requests=9, prompt_tokens=90, completion_tokens=10)
+    DailyUsage.objects.create(key=bob, day=today, model="embed", requests=30, prompt_tokens=300)
+    Refusal.objects.create(key=alice, day=today, reason="requests", count=41)
+    Refusal.objects.create(key=bob, day=today - datetime.timedelta(days=1), reason="throttle", count=5)
+    upstream = Upstream.objects.create(name="gpu-1", base_url="http://10.0.0.5/v1")
+    UpstreamDay.objects.create(upstream=upstream, day=today, requests=40, errors=2, seconds=8.0)
+    page = staff_client.get("/admin/usage/").content.decode()
+    assert 'data-value="39"' in page and 'data-value="41"' in page  # requests and refusals today
+    assert "<td>requests</td><td>10RequestPerDay</td><td>41</td>" in page
+    assert "<td>gpu-1</td><td>40</td><td>2</td><td>5.0%</td><td>200 ms</td>" in page
+    assert "<td>bob@example.com</td><td>30</td>" in page and "<td>embed</td><td>30</td>" in page
+    csv_text = staff_client.get("/admin/usage/refusals.csv").content.decode()
+    assert csv_text.splitlines() == ["reason,plan,count", "requests,10RequestPerDay,41", "throttle,30RequestPerDay,5"]
+
+
+def test_the_overview_is_for_staff_only(client, user):
+    client.force_login(user)
+    assert client.get("/admin/usage/").status_code == 302
+    assert client.get("/admin/usage/refusals.csv").status_code == 302
+
+
+def test_the_admin_links_to_it(staff_client):
+    assert 'href="/admin/usage/"' in staff_client.get("/admin/").content.decode()
