@@ -17,16 +17,19 @@ from chat.origin import SameOriginValidator  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from chat.seed_query import query  # noqa: E402
 from gateway.http import MAX_REQUEST_BODY  # noqa: E402
+from gateway.request_id import with_request_ids  # noqa: E402
 from gateway.routing import gateway_or  # noqa: E402
 from portal.daphne_limits import install as install_daphne_limits  # noqa: E402
+from portal.logs import daphne_access_through_logging  # noqa: E402
 
 # Under daphne, bodies over the gateway's largest are refused as they arrive, not held in memory.
 install_daphne_limits(max_body=MAX_REQUEST_BODY)
+daphne_access_through_logging()
 
 application = ProtocolTypeRouter(
     {
-        "http": gateway_or(django_asgi_app, {"/query": ("GET", query)}),
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "http": with_request_ids(gateway_or(django_asgi_app, {"/query": ("GET", query)})),
+        "websocket": with_request_ids(SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )
 

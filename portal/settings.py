@@ -207,10 +207,29 @@ AWS_API_GATEWAY_API_ID = env.str("AWS_API_GATEWAY_API_ID", default="")
 AWS_API_GATEWAY_STAGE = env.str("AWS_API_GATEWAY_STAGE", default="")
 AWS_API_GATEWAY_URL = env.str("AWS_API_GATEWAY_URL", default="")
 
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "portal.logs.RequestIdFilter"},
+        "strip_query": {"()": "portal.logs.StripQueryFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "portal.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # uvicorn's own access log holds the full path: no query strings there (the seed's /query).
+        "uvicorn.access": {"filters": ["strip_query"]},
+    },
 }
