@@ -120,14 +120,19 @@ def main() -> None:
 
     up_port, bare_port, tuned_port = free_port(), free_port(), free_port()
     tmp = tempfile.mkdtemp(prefix="tollgate-bench-")
+    Path(tmp, "metrics").mkdir()
     upstream_url = f"http://127.0.0.1:{up_port}"
     catalogue = {
         "upstreams": [{"name": "loop", "base_url": upstream_url + "/v1", "api_key": "provider-secret"}],
         "models": [{"name": "loopback-model", "upstreams": ["loop"]}],
     }
-    gateways = [("Tollgate, database counters", "", None), ("Tollgate + catalogue", "", catalogue)]
+    gateways = [
+        ("Tollgate, database counters", "", None, {}),
+        ("Tollgate + catalogue", "", catalogue, {}),
+        ("Tollgate + metrics", "", None, {"METRICS_TOKEN": "bench", "PROMETHEUS_MULTIPROC_DIR": f"{tmp}/metrics"}),
+    ]
     if not args.no_redis and reachable(6379):
-        gateways.append(("Tollgate, Redis counters", args.redis, None))
+        gateways.append(("Tollgate, Redis counters", args.redis, None, {}))
     daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
     processes = [
         start([sys.executable, "bench/upstream.py", "--port", str(up_port)], {}),
@@ -142,7 +147,7 @@ def main() -> None:
         Target("bare proxy, Tollgate's daphne tuning", tuned_port, {}),
     ]
     try:
-        for index, (name, redis_url, with_catalogue) in enumerate(gateways):
+        for index, (name, redis_url, with_catalogue, extra) in enumerate(gateways):
             port = free_port()
             env = {
                 "DJANGO_SECRET_KEY": "bench",
@@ -152,6 +157,7 @@ def main() -> None:
                 "LLM_API_KEY": "provider-secret",
                 "REDIS_URL": redis_url,
                 "LOG_LEVEL": "WARNING",
+                **extra,
             }
             key = prepare_gateway_db(env, with_catalogue)
             processes.append(start([*daphne, "-p", str(port), "portal.asgi:application"], env))

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from chat import messages
 from chat.markdown import render_markdown
 from chat.models import Conversation, Message
-from gateway import balancer
+from gateway import balancer, metrics
 from gateway.app_settings import app_settings
 from gateway.catalogue import Route, Target
 from gateway.relay import Tally
@@ -189,6 +189,7 @@ async def reply_stream(
         metering.record_usage(info, model=model, prompt_tokens=tally.prompt, completion_tokens=tally.completion)
         raise
     text = "".join(parts)
+    metrics.count_tokens(model, tally.prompt, tally.completion)
     await _keep_answer(conversation, text)
     metering.record_usage(info, model=model, prompt_tokens=tally.prompt, completion_tokens=tally.completion)
     remaining, limit = (admission.remaining, admission.limit) if admission else (None, None)

@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chat import answers, messages
+from gateway import metrics
 from gateway.catalogue import Route, catalogue
 from gateway.upstream import default_model
 from keys import metering
@@ -34,8 +35,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # With KEYS_BACKEND=aws, API Gateway admits each message at this URL, against the user's own key.
         self.gateway_url: str = await database_sync_to_async(_external_gateway_url)()
         await self.accept()
+        metrics.socket_opened()
+        self.counted = True
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):
+            self.counted = False
+            metrics.socket_closed()
         if getattr(self, "task", None) and not self.task.done():
             self.task.cancel()
 
@@ -111,6 +117,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         admission = None
         if gateway_key is None:
             verdict = await metering.admit(info)
+            if not verdict.admitted and not verdict.revoked:
+                reason = "throttle" if verdict.throttled_for else "tokens" if verdict.tokens_exceeded else "requests"
+                metrics.count_refusal(info.plan_name, reason)
             if verdict.throttled_for:
                 return await self.error("too_many_requests", messages.TOO_MANY_REQUESTS, detail=messages.SLOW_DOWN)
             if verdict.revoked:

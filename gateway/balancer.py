@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from gateway import health
+from gateway import health, metrics
 from gateway.catalogue import Route, Target
 from gateway.errors import UpstreamError
 
@@ -50,6 +50,7 @@ def note_success(target: Target, seconds: float = 0.0) -> None:
     circuit = _circuit(target)
     circuit.failures, circuit.open_until = 0, 0.0
     health.record_success(target.upstream_id, seconds)
+    metrics.count_upstream(target.upstream_name, "ok")
 
 
 def note_failure(target: Target, exc: UpstreamError, seconds: float = 0.0) -> None:
@@ -59,6 +60,7 @@ def note_failure(target: Target, exc: UpstreamError, seconds: float = 0.0) -> No
         circuit.open_until = time.monotonic() + REST_SECONDS
     logger.warning("upstream %s failed: %s (HTTP %s)", target.upstream_name, exc.code, exc.status)
     health.record_failure(target.upstream_id, f"{exc.code}: {exc.message}", seconds)
+    metrics.count_upstream(target.upstream_name, exc.code)
 
 
 async def with_failover(route: Route, attempt: Callable[[Target], Awaitable[T]]) -> tuple[T, Target]:

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from gateway import messages
+from gateway import messages, metrics
 from gateway.bodies import BodyProblem, ModelRequest, model_request_from_json, model_request_from_multipart
 from gateway.catalogue import catalogue
 from gateway.errors import UpstreamError, UpstreamRefused
@@ -96,6 +96,7 @@ async def model_endpoint(endpoint: Endpoint, scope: Scope, receive: Receive, sen
         headers = await current_ratelimit_headers(info)
         message = messages.model_not_found(model, snapshot.granted(info.plan_id))
         return await send_error(send, 404, message, "invalid_request_error", "model_not_found", headers)
+    metrics.note(model=route.model, plan=info.plan_name)
     admission = await admit(info, send)
     if admission is None:
         return

@@ -2,7 +2,7 @@
 
 import logging
 
-from gateway import messages
+from gateway import messages, metrics
 from gateway.http import Scope, Send, send_error, send_json
 from keys import metering
 from keys.metering import Admission, KeyInfo, seconds_until_reset
@@ -95,6 +95,7 @@ async def admit(info: KeyInfo, send: Send) -> Admission | None:
         await send_unavailable(send)
         return None
     if verdict.throttled_for:
+        metrics.count_refusal(info.plan_name, "throttle")
         retry = str(max(int(verdict.throttled_for + 0.999), 1)).encode()
         message = messages.too_many_requests(info.plan_name, info.throttle_rate)
         body = {
@@ -108,11 +109,13 @@ async def admit(info: KeyInfo, send: Send) -> Admission | None:
         return None
     admission = verdict.admission
     if verdict.tokens_exceeded:
+        metrics.count_refusal(info.plan_name, "tokens")
         body = limit_exceeded_body(messages.tokens_exceeded(info.plan_name, admission.token_limit), "tokens")
         headers = [*limit_exceeded_headers(), *await current_ratelimit_headers(info)]
         await send_json(send, 429, body, headers)
         return None
     if not admission.admitted:
+        metrics.count_refusal(info.plan_name, "requests")
         body = limit_exceeded_body(messages.limit_exceeded(info.plan_name, admission.limit), "requests")
         headers = [*limit_exceeded_headers(), *ratelimit_headers(admission.limit, 0)]
         await send_json(send, 429, body, headers)

@@ -1,9 +1,10 @@
 """Relaying an admitted request to the model's upstream, whole or streamed; refunded if no upstream answers."""
 
 import json
+import time
 from dataclasses import dataclass
 
-from gateway import balancer, messages
+from gateway import balancer, messages, metrics
 from gateway.bodies import ModelRequest
 from gateway.catalogue import Route, Target
 from gateway.errors import UpstreamError, UpstreamRefused
@@ -46,11 +47,15 @@ async def relay_whole(send: Send, call: Call) -> None:
     async def attempt(target: Target) -> tuple[bytes, str]:
         return await target.client.request("POST", call.path, call.body_for(target), call.headers())
 
+    started = time.monotonic()
     try:
         (answer, content_type), _ = await balancer.with_failover(call.route, attempt)
     except (UpstreamError, UpstreamRefused) as exc:
         return await upstream_failed(send, call, exc)
+    finally:
+        metrics.note(upstream_seconds=time.monotonic() - started)
     prompt, completion = body_usage_tokens(answer)
+    metrics.count_tokens(call.route.model, prompt, completion)
     metering.record_usage(call.info, model=call.route.model, prompt_tokens=prompt, completion_tokens=completion)
     headers = [(b"content-type", content_type.encode("latin-1")), *admission_headers(call.admission)]
     await send_bytes(send, 200, answer, headers)
@@ -63,9 +68,11 @@ async def relay_stream(receive: Receive, send: Send, call: Call) -> None:
     async def attempt(target: Target) -> Stream:
         return await target.client.stream(call.path, call.body_for(target), call.headers())
 
+    started = time.monotonic()
     try:
         stream, _ = await balancer.with_failover(call.route, attempt)
     except (UpstreamError, UpstreamRefused) as exc:
+        metrics.note(upstream_seconds=time.monotonic() - started)
         return await upstream_failed(send, call, exc)
     tally = Tally()
     headers = admission_headers(call.admission)
@@ -76,6 +83,9 @@ async def relay_stream(receive: Receive, send: Send, call: Call) -> None:
         await metering.refund(call.info)
         await send_stream_error(send, failure)
         return
+    finally:
+        metrics.note(upstream_seconds=time.monotonic() - started)
+    metrics.count_tokens(call.route.model, tally.prompt, tally.completion)
     metering.record_usage(
         call.info, model=call.route.model, prompt_tokens=tally.prompt, completion_tokens=tally.completion
     )

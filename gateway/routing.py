@@ -1,15 +1,16 @@
 """The gateway's front door: /v1/* (and any extra routes given) to their handlers, the rest to Django."""
 
+import time
 from collections.abc import Awaitable, Callable
 
-from gateway import messages
+from gateway import messages, metrics
 from gateway.endpoints import ROUTES
 from gateway.http import Receive, Scope, Send, send_bytes, send_error
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 Routes = dict[str, tuple[str, Handler]]
 
-V1_ROUTES: Routes = ROUTES
+V1_ROUTES: Routes = {**ROUTES, "/metrics": ("GET", metrics.metrics_endpoint)}
 CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (
@@ -58,4 +59,22 @@ async def dispatch(routes: Routes, scope: Scope, receive: Receive, plain_send: S
         message = messages.wrong_method(route[0], path)
         allow = [(b"allow", route[0].encode())]
         return await send_error(send, 405, message, "invalid_request_error", "method_not_allowed", allow)
+    if metrics.ENABLED and path != "/metrics":
+        return await observed(route[1], path, scope, receive, send)
     await route[1](scope, receive, send)
+
+
+async def observed(handler: Handler, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run the handler, counting its answer and timing it (only with METRICS_TOKEN set)."""
+    started, status = time.monotonic(), [0]
+
+    async def send_noting_status(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            status[0] = message["status"]
+        await send(message)
+
+    metrics.observation.set({})
+    try:
+        await handler(scope, receive, send_noting_status)
+    finally:
+        metrics.observe_request(path, status[0] or 499, time.monotonic() - started)

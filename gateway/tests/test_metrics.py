@@ -1,0 +1,60 @@
+"""/metrics: hidden without a token, guarded by it, and summed over every worker process."""
+
+import re
+
+import httpx
+import pytest
+
+from conftest import sqlite_test_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def sample(text: str, name: str, **labels) -> float:
+    """The sum of the series `name` whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"{name}\{{(.*)\}} ([0-9.e+]+)$", line)
+        if match and all(f'{k}="{v}"' in match.group(1) for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+def test_metrics_are_404_without_a_token_configured(live):
+    assert httpx.get(live.url + "/metrics").status_code == 404
+
+
+def test_metrics_sum_over_two_workers_and_need_the_token(
+    live_server_factory, live_server_env, user, key_factory, upstream_server, tmp_path
+):
+    upstream_server.reset()
+    env = {
+        "DATABASE_URL": sqlite_test_url(),
+        **live_server_env,
+        "METRICS_TOKEN": "scrape-me",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    server = live_server_factory(env, server="uvicorn", workers=2)
+    _, plaintext = key_factory(user)  # 10 a day
+    with httpx.Client(base_url=server.url, headers={"x-api-key": plaintext}) as client:
+        statuses = []
+        for _ in range(14):  # a fresh connection each time, so both workers answer
+            with httpx.Client(base_url=server.url, headers={"x-api-key": plaintext}) as fresh:
+                body = {"model": "loopback-model", "messages": [{"role": "user", "content": "one two"}]}
+                statuses.append(fresh.post("/v1/chat/completions", json=body).status_code)
+        assert statuses.count(200) == 10 and statuses.count(429) == 4
+        assert client.get("/metrics").status_code == 401
+        assert httpx.get(server.url + "/metrics", headers={"authorization": "Bearer wrong"}).status_code == 401
+        text = httpx.get(server.url + "/metrics", headers={"authorization": "Bearer scrape-me"}).text
+    pids = {f.name.rsplit("_", 1)[1] for f in tmp_path.glob("counter_*.db")}
+    assert len(pids) == 2, "both workers answered and wrote their figures"
+    endpoint = "/v1/chat/completions"
+    assert sample(text, "tollgate_requests_total", endpoint=endpoint, status="200", plan="10RequestPerDay") == 10
+    assert sample(text, "tollgate_requests_total", endpoint=endpoint, status="429", model="loopback-model") == 4
+    assert sample(text, "tollgate_quota_refusals_total", plan="10RequestPerDay", reason="requests") == 4
+    assert sample(text, "tollgate_upstream_requests_total", upstream="default", outcome="ok") == 10
+    assert sample(text, "tollgate_tokens_total", model="loopback-model", kind="prompt") == 20
+    assert sample(text, "tollgate_tokens_total", model="loopback-model", kind="completion") == 120
+    assert sample(text, "tollgate_request_duration_seconds_count", part="total") == 14
+    assert sample(text, "tollgate_request_duration_seconds_count", part="tollgate") == 14
+    assert "tollgate_chat_sockets" in text
