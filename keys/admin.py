@@ -5,9 +5,10 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
 from keys import services
+from keys.audit import audit_record
 from keys.backends import get_backend
 from keys.exceptions import KeyServiceError
-from keys.models import ApiKey, DailyUsage, Plan
+from keys.models import ApiKey, AuditEvent, DailyUsage, Plan
 
 
 @admin.register(Plan)
@@ -44,7 +45,10 @@ class PlanAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj) and not (obj and obj.api_keys.exists())
 
     def save_model(self, request: HttpRequest, obj: Plan, form, change: bool) -> None:
+        retired = change and "is_active" in form.changed_data and not obj.is_active
         super().save_model(request, obj, form, change)
+        action = "plan.retired" if retired else "plan.edited" if change else "plan.created"
+        audit_record(action=action, target=obj.name, actor=request.user, detail=", ".join(form.changed_data)[:300])
         notice = get_backend().plan_change_notice()
         if notice:
             self.message_user(request, notice, messages.WARNING)
@@ -60,6 +64,7 @@ class PlanAdmin(admin.ModelAdmin):
             self.message_user(request, "Nothing to sync: Tollgate enforces quotas itself.", messages.INFO)
             return
         summary = "; ".join(changes) or "usage plans already match"
+        audit_record(action="plans.synced", target="API Gateway", actor=request.user, detail=summary)
         self.message_user(request, f"Synced all active plans: {summary}", messages.SUCCESS)
 
 
@@ -179,4 +184,24 @@ class DailyUsageAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: DailyUsage | None = None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: who did what to which key or plan, when and from where. Nothing here can be changed."""
+
+    list_display = ["created_at", "actor_email", "action", "target", "subject", "ip", "detail"]
+    list_filter = ["action", "created_at"]
+    search_fields = ["actor_email", "target", "action", "subject__email", "ip"]
+    date_hierarchy = "created_at"
+    list_select_related = ["subject"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False

@@ -8,4 +8,4 @@ class KeysConfig(AppConfig):
     verbose_name = "Plans and API keys"
 
     def ready(self) -> None:
-        from keys import checks  # noqa: F401  (registers the system checks)
+        from keys import audit_signals, checks  # noqa: F401  (registers the signal receivers and system checks)

@@ -85,3 +85,11 @@ def usage_alerts_on(*, user: AbstractBaseUser) -> bool:
 
     settings = AccountSettings.objects.filter(user=user).first()
     return settings is None or settings.usage_alerts
+
+
+def audit_events_for(*, user: AbstractBaseUser) -> QuerySet:
+    from django.db.models import Q
+
+    from keys.models import AuditEvent
+
+    return AuditEvent.objects.filter(Q(actor=user) | Q(subject=user))

@@ -7,6 +7,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from keys.audit import audit_record
 from keys.backends import get_backend
 from keys.crypto import key_generate, key_hash
 from keys.exceptions import (
@@ -67,7 +68,7 @@ def key_expiry(*, plan: Plan, expires_in_days: int | None) -> datetime.datetime 
 def _retire_expired(*, owner: AbstractBaseUser, plan: Plan) -> None:
     """An expired key still holds its plan's one active place: revoke it, so a new key can take it."""
     for key in ApiKey.objects.filter(owner=owner, plan=plan, revoked_at__isnull=True, expires_at__lte=timezone.now()):
-        key_revoke(key=key)
+        key_revoke(key=key, because="expired")
 
 
 def key_create(
@@ -96,11 +97,12 @@ def key_create(
         ),
     )
     logger.info("key %s created for user %s in plan %s", key.public_prefix, owner.pk, plan.name)
+    audit_record(action="key.created", target=key.public_prefix, subject=owner, detail=plan.name)
     return key, plaintext
 
 
-def key_revoke(*, key: ApiKey) -> ApiKey:
-    """Stop the key working at once. Revocation is one-way."""
+def key_revoke(*, key: ApiKey, because: str = "revoked") -> ApiKey:
+    """Stop the key working at once. Revocation is one-way. `because`: revoked, or expired."""
     if key.revoked_at is not None:
         raise KeyRevoked()
     # Remote first: if the backend cannot revoke, the local record must keep saying "active".
@@ -108,7 +110,8 @@ def key_revoke(*, key: ApiKey) -> ApiKey:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     _forget(key)
-    logger.info("key %s revoked", key.public_prefix)
+    logger.info("key %s %s", key.public_prefix, because)
+    audit_record(action=f"key.{because}", target=key.public_prefix, subject=key.owner, detail=key.plan.name)
     return key
 
 
@@ -147,6 +150,7 @@ def key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
         # The replacement works and the old key is revoked here; staff can delete the remote one.
         logger.warning("key %s rotated, but the backend could not retire the old key", key.public_prefix)
     logger.info("key %s rotated to %s", key.public_prefix, new_key.public_prefix)
+    audit_record(action="key.rotated", target=key.public_prefix, subject=key.owner, detail=new_key.public_prefix)
     return new_key, plaintext
 
 
@@ -176,6 +180,8 @@ def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
         raise
     _forget(key)
     logger.info("key %s switched from %s to %s", key.public_prefix, old_plan.name, plan.name)
+    detail = f"{old_plan.name} → {plan.name}"
+    audit_record(action="key.switched", target=key.public_prefix, subject=key.owner, detail=detail)
     return key
 
 
@@ -184,7 +190,7 @@ def keys_expire_due() -> int:
     done = 0
     for key in ApiKey.objects.filter(revoked_at__isnull=True, expires_at__lte=timezone.now()).select_related("plan"):
         try:
-            key_revoke(key=key)
+            key_revoke(key=key, because="expired")
             done += 1
         except KeyServiceError:
             logger.warning("could not revoke expired key %s; will try again", key.public_prefix)

@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from keys.audit import current_actor, current_ip
+
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -57,3 +59,19 @@ class SecurityHeadersMiddleware:
             response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response
+
+
+class AuditContextMiddleware:
+    """Who is acting, and from where, for the audit trail of whatever this request changes."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        actor_token = current_actor.set(request.user if request.user.is_authenticated else None)
+        ip_token = current_ip.set(request.META.get("REMOTE_ADDR") or None)
+        try:
+            return self.get_response(request)
+        finally:
+            current_actor.reset(actor_token)
+            current_ip.reset(ip_token)

@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "portal.middleware.AuditContextMiddleware",
     "portal.middleware.StaffTwoFactorMiddleware",
     "portal.middleware.SecurityHeadersMiddleware",
 ]

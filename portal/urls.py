@@ -17,6 +17,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("account/", views.account, name="account"),
+    path("account/activity/", views.activity, name="account-activity"),
     path("accounts/", include("allauth.urls")),
     path("admin/usage/", overview.usage_overview, name="admin-usage"),
     path("admin/usage/refusals.csv", overview.refusals_csv, name="admin-usage-refusals"),

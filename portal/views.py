@@ -3,12 +3,13 @@
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from keys.selectors import key_rows, plan_list, usage_alerts_on
+from keys.selectors import audit_events_for, key_rows, plan_list, usage_alerts_on
 from keys.services import account_settings_update
 
 
@@ -28,6 +29,14 @@ def account(request: HttpRequest) -> HttpResponse:
         return redirect("account")
     context = {"two_factor": is_mfa_enabled(request.user), "usage_alerts": usage_alerts_on(user=request.user)}
     return render(request, "account.html", context)
+
+
+@login_required
+@require_GET
+def activity(request: HttpRequest) -> HttpResponse:
+    """The user's own audit trail: what they did, and what was done to their account and keys."""
+    events = Paginator(audit_events_for(user=request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "activity.html", {"events": events})
 
 
 @require_GET

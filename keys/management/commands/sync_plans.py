@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from keys.audit import audit_record
 from keys.exceptions import KeyBackendError
 from keys.plan_sync import plans_import, plans_sync
 
@@ -19,6 +20,9 @@ class Command(BaseCommand):
             changes += plans_sync(dry_run=dry_run)
         except KeyBackendError as exc:
             raise CommandError(exc.message) from exc
+        if not dry_run:
+            summary = "; ".join(str(change) for change in changes) or "already matched"
+            audit_record(action="plans.synced", target="API Gateway", detail=f"manage.py sync_plans: {summary}")
         prefix = "would " if dry_run else ""
         for change in changes:
             self.stdout.write(f"{prefix}{change}")
