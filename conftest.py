@@ -25,11 +25,14 @@ logging.raiseExceptions = False
 @pytest.fixture(autouse=True)
 def _usage_statistics_stay_in_their_test():
     """Usage batched in this process belongs to the test that made it, never to a later database."""
+    from keys.metering.leases import quota_leases
     from keys.metering.usage import usage_recorder
 
     atexit.unregister(usage_recorder.flush_sync)
+    atexit.unregister(quota_leases.give_back_all_sync)
     yield
     usage_recorder.discard()
+    quota_leases.discard()
 
 
 @pytest.fixture

@@ -10,12 +10,14 @@ from a lease here within LEASE_SECONDS; and a process that dies with a lease los
 import asyncio
 import atexit
 import datetime
+import logging
 import time
 from dataclasses import dataclass
 
 from keys.metering.quota.base import BaseQuotaStore
 from keys.metering.types import Admission, KeyInfo
 
+logger = logging.getLogger(__name__)
 LEASE_MIN_LIMIT = 1000  # plans below this many requests a day are counted request by request
 LEASE_MAX = 64
 LEASE_SECONDS = 1.0
@@ -130,7 +132,18 @@ class Leases:
         self._leases.clear()
         for lease in leases:
             if lease.left:
-                store.give_back_sync(lease.info, lease.day, lease.left)
+                try:
+                    store.give_back_sync(lease.info, lease.day, lease.left)
+                except Exception as exc:  # the process is ending: say what is lost, and go on
+                    logger.warning(
+                        "could not hand back %d leased requests of key %s: %s", lease.left, lease.info.key_id, exc
+                    )
+
+    def discard(self) -> None:
+        """Forget every lease without handing anything back (tests)."""
+        self._leases.clear()
+        self._renewing.clear()
+        self._seen.clear()
 
 
 quota_leases = Leases()
