@@ -1,6 +1,7 @@
 """/metrics: hidden without a token, guarded by it, and summed over every worker process."""
 
 import re
+import time
 
 import httpx
 import pytest
@@ -43,6 +44,7 @@ def test_metrics_sum_over_two_workers_and_need_the_token(
                 body = {"model": "loopback-model", "messages": [{"role": "user", "content": "one two"}]}
                 statuses.append(fresh.post("/v1/chat/completions", json=body).status_code)
         assert statuses.count(200) == 10 and statuses.count(429) == 4
+        time.sleep(1.5)  # each worker writes its figures once a second
         assert client.get("/metrics").status_code == 401
         assert httpx.get(server.url + "/metrics", headers={"authorization": "Bearer wrong"}).status_code == 401
         text = httpx.get(server.url + "/metrics", headers={"authorization": "Bearer scrape-me"}).text
