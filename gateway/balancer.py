@@ -58,7 +58,8 @@ def note_failure(target: Target, exc: UpstreamError, seconds: float = 0.0) -> No
     circuit.failures += 1
     if circuit.failures >= FAILURES_TO_OPEN:
         circuit.open_until = time.monotonic() + REST_SECONDS
-    logger.warning("upstream %s failed: %s (HTTP %s)", target.upstream_name, exc.code, exc.status)
+    # exc.message names the upstream's own status where it gave one ("failed (HTTP 500)").
+    logger.warning("upstream %s failed: %s, %s (answered %s)", target.upstream_name, exc.code, exc.message, exc.status)
     health.record_failure(target.upstream_id, f"{exc.code}: {exc.message}", seconds)
     metrics.count_upstream(target.upstream_name, exc.code)
 

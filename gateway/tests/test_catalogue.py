@@ -203,3 +203,11 @@ def test_each_upstreams_answers_errors_and_times_are_kept_per_day(sdk, two, live
     assert (row.requests, row.errors) == (2, 1) and row.seconds > 0
     upstream = Upstream.objects.get(name="a")
     assert upstream.last_success_at is not None and "failed" in upstream.last_error
+
+
+def test_upstream_errors_are_logged_with_the_upstreams_name_and_status(sdk, two, live):
+    a, _ = two
+    a.fail_status = 503
+    with pytest.raises(openai.APIStatusError):
+        sdk.chat.completions.create(model="chat-a", messages=[{"role": "user", "content": "x"}])
+    assert "upstream a failed: failed, The model server failed (HTTP 503)." in live.output()
