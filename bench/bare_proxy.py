@@ -16,16 +16,20 @@ if os.environ.get("DAPHNE_TUNED"):
 _session: aiohttp.ClientSession | None = None
 
 
-async def app(scope, receive, send) -> None:
-    global _session
-    if scope["type"] != "http":
-        return
+async def read_body(receive) -> bytes:
     body = b""
     while True:
         message = await receive()
         body += message.get("body", b"")
         if not message.get("more_body"):
-            break
+            return body
+
+
+async def app(scope, receive, send) -> None:
+    global _session
+    if scope["type"] != "http":
+        return
+    body = await read_body(receive)
     if _session is None:
         _session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
     async with _session.post(UPSTREAM + scope["path"], data=body, headers={"content-type": "application/json"}) as r:
@@ -41,12 +45,7 @@ async def stream_app(scope, receive, send) -> None:
     global _session
     if scope["type"] != "http":
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     if _session is None:
         _session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     async with _session.post(UPSTREAM + scope["path"], data=body, headers={"content-type": "application/json"}) as r:

@@ -5,10 +5,9 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings as django_settings
-from django.contrib.sessions.backends.db import SessionStore
 
 from chat.models import Conversation, Message
+from conftest import chat_socket_headers
 from keys.metering import utc_today
 from keys.models import QuotaCounter
 from portal.asgi import application
@@ -18,16 +17,8 @@ ORIGIN = (b"origin", b"http://localhost")
 HOST = (b"host", b"localhost")
 
 
-@database_sync_to_async
-def session_cookie_for(user) -> bytes:
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = django_settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    return f"sessionid={session.session_key}".encode()
+async def session_cookie_for(user) -> bytes:
+    return dict(await chat_socket_headers(user))[b"cookie"]
 
 
 async def connect(user=None) -> WebsocketCommunicator:
