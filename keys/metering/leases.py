@@ -45,8 +45,8 @@ class Leases:
 
     def __init__(self) -> None:
         self._leases: dict[tuple[int, datetime.date], _Lease] = {}
-        self._renewing: dict[tuple[int, datetime.date], asyncio.Lock] = {}
         self._seen: dict[tuple[int, datetime.date], int] = {}  # the day's count the store last reported
+        self._taking: set[tuple[int, datetime.date]] = set()  # keys with a block being taken now
         self._sweeper: asyncio.Task | None = None
         atexit.register(self.give_back_all_sync)
 
@@ -64,22 +64,38 @@ class Leases:
         admission = self._spend(info, day)
         if admission is not None:
             return admission
-        # One renewal at a time per key: requests arriving meanwhile wait for it, then spend from it.
-        lock = self._renewing.setdefault((info.key_id, day), asyncio.Lock())
-        async with lock:
-            admission = self._spend(info, day)
-            if admission is not None:
-                return admission
-            lease = self._leases.get((info.key_id, day))
-            if lease is not None:
-                await self._end(store, lease)
-            granted, admission = await store.take(info, day, lease_size(info, self._seen.get((info.key_id, day))))
-            self._seen[(info.key_id, day)] = admission.used + max(granted - 1, 0)
+        key = (info.key_id, day)
+        stale = self._leases.get(key)
+        if stale is not None and (stale.expires <= time.monotonic() or stale.info != info):
+            await self._end(store, stale)  # its time is up, or the plan changed: hand back the rest
+        # Requests that find no lease do not wait for one another (a thousand streams opening together
+        # felt that as seconds): one of them takes a block, the others one request each, all at once,
+        # which the database store's group commit turns into a single round trip.
+        leasing = key not in self._taking
+        wanted = lease_size(info, self._seen.get(key)) if leasing else 1
+        if leasing:
+            self._taking.add(key)
+        try:
+            granted, admission = await store.take(info, day, wanted)
+        finally:
+            if leasing:
+                self._taking.discard(key)
+        if admission.admitted:
+            self._seen[key] = max(self._seen.get(key, 0), admission.used + granted - 1)
             if granted > 1:
-                expires = time.monotonic() + LEASE_SECONDS
-                self._leases[(info.key_id, day)] = _Lease(info, day, granted - 1, admission.used + 1, expires)
-                self._sweep_later(store)
+                self._add(store, info, day, granted - 1, admission.used + 1)
             return admission
+        # Refused by the store: what this process's other requests just leased may still have room.
+        return self._spend(info, day) or admission
+
+    def _add(self, store: BaseQuotaStore, info: KeyInfo, day: datetime.date, count: int, next_used: int) -> None:
+        lease = self._leases.get((info.key_id, day))
+        if lease is not None and lease.info == info and lease.expires > time.monotonic():
+            lease.left += count
+            lease.next_used = max(lease.next_used, next_used)
+            return
+        self._leases[(info.key_id, day)] = _Lease(info, day, count, next_used, time.monotonic() + LEASE_SECONDS)
+        self._sweep_later(store)
 
     async def refund(self, store: BaseQuotaStore, info: KeyInfo, day: datetime.date) -> None:
         lease = self._leases.get((info.key_id, day))
@@ -119,10 +135,8 @@ class Leases:
             now = time.monotonic()
             for lease in [lease for lease in self._leases.values() if lease.expires <= now]:
                 await self._end(store, lease)
-            idle = [k for k, lock in self._renewing.items() if k not in self._leases and not lock.locked()]
-            for k in idle:
-                del self._renewing[k]
-                self._seen.pop(k, None)
+            for k in [k for k in self._seen if k not in self._leases]:
+                del self._seen[k]
 
     def give_back_all_sync(self) -> None:
         """At exit: hand back every unspent request (best effort; the process is going away)."""
@@ -142,8 +156,8 @@ class Leases:
     def discard(self) -> None:
         """Forget every lease without handing anything back (tests)."""
         self._leases.clear()
-        self._renewing.clear()
         self._seen.clear()
+        self._taking.clear()
 
 
 quota_leases = Leases()
