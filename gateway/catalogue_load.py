@@ -39,6 +39,10 @@ def _check_shape(data: object) -> None:
         _require(isinstance(item, dict) and isinstance(item.get("name"), str), f"{where} needs a 'name'.")
         _require(isinstance(item.get("base_url"), str), f"{where} ({item['name']}) needs a 'base_url'.")
         _require(not ("api_key" in item and "api_key_env" in item), f"{where}: give 'api_key' or 'api_key_env'.")
+        for field, kind in (("weight", int), ("timeout", (int, float)), ("max_concurrent", int)):
+            value = item.get(field)
+            ok = value is None or (isinstance(value, kind) and not isinstance(value, bool) and value > 0)
+            _require(ok, f"{where} ({item['name']}): '{field}' must be a positive number.")
     for index, item in enumerate(data.get("models", [])):
         where = f"models[{index}]"
         _require(isinstance(item, dict) and isinstance(item.get("name"), str), f"{where} needs a 'name'.")

@@ -5,7 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 
 from keys.metering import utc_today
 from keys.models import DailyUsage, Refusal
@@ -50,7 +50,9 @@ def usage_rows(
     if key_id is not None:
         usage, refusals = usage.filter(key_id=key_id), refusals.filter(key_id=key_id)
     if model is not None:
-        usage, refusals = usage.filter(model=model), refusals.filter(Q(pk__in=[]) if model else Q())
+        usage = usage.filter(model=model)
+        if model:  # refusals reached no model: they belong to the model '' row only
+            refusals = refusals.none()
     rows: dict[tuple, UsageRow] = {}
     for u in usage.select_related("key"):
         rows[(u.day, u.key.public_prefix, u.model)] = UsageRow(

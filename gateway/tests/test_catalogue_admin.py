@@ -92,6 +92,8 @@ def test_an_edit_updates_only_what_changed(catalogue_file):
         ({"plans": {"Gold": []}}, "unknown plan Gold"),
         ({"upstreams": [{"name": "bad name!", "base_url": "http://x/v1"}]}, "upstream bad name!"),
         ({"upstreams": [{"name": "u", "base_url": "not a url"}]}, "Enter a valid URL"),
+        ({"upstreams": [{"name": "u", "base_url": "http://x/v1", "weight": "heavy"}]}, "'weight' must be a positive"),
+        ({"upstreams": [{"name": "u", "base_url": "http://x/v1", "timeout": -1}]}, "'timeout' must be a positive"),
     ],
 )
 def test_a_bad_file_is_refused_whole_with_a_clear_message(catalogue_file, data, message):

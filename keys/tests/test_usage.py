@@ -39,14 +39,13 @@ def history(user, other_user, plans):
 def test_the_chart_and_the_table_show_the_stored_numbers(alice_client, history):
     key, today, yesterday = history
     page = alice_client.get("/usage/").content.decode()
-    bars = dict(re.findall(r'data-day="([\d-]+)" data-value="(\d+)"', page))
+    assert "<title>Usage · Tollgate</title>" in page
     assert len(re.findall(r"<figure class=\"chart\">", page)) == 2
     requests_chart = page[page.index("Requests a day") : page.index("Tokens a day")]
     req_bars = dict(re.findall(r'data-day="([\d-]+)" data-value="(\d+)"', requests_chart))
     tok_bars = dict(re.findall(r'data-day="([\d-]+)" data-value="(\d+)"', page[page.index("Tokens a day") :]))
     assert len(req_bars) == 30 and req_bars[today.isoformat()] == "6" and req_bars[yesterday.isoformat()] == "7"
     assert tok_bars[today.isoformat()] == "110" and tok_bars[yesterday.isoformat()] == "10"
-    assert bars  # the SVG carries data for every bar
     table = page[page.index("Day by day") : page.index("By key and model")]
     assert re.search(rf"{today.isoformat()}</time></th><td>6</td><td>110</td><td>0</td>", table)
     assert re.search(rf"{yesterday.isoformat()}</time></th><td>7</td><td>10</td><td>3</td>", table)

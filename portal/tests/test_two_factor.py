@@ -68,3 +68,8 @@ def test_staff_without_two_factor_are_sent_to_enrol_when_required(client, user_f
 def test_required_staff_two_factor_leaves_other_users_and_pages_alone(alice_client, settings):
     settings.REQUIRE_STAFF_MFA = True
     assert alice_client.get("/keys/").status_code == 200
+
+
+def test_the_account_page_is_well_formed(alice_client):
+    page = alice_client.get("/account/").content.decode()
+    assert "<title>Account · Tollgate</title>" in page and page.count('aria-labelledby="mail"') == 1
