@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint format bench install install-test chromium migrate clean
+.PHONY: run test lint format bench install install-test chromium gettext messages migrate clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test chromium
+install-test: $(VENV)/.installed-test chromium gettext
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
 chromium:
@@ -27,6 +27,19 @@ chromium:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
 	fi
+
+# GNU gettext: the tests check every string marked for translation is in locale/th, and `make messages` uses it.
+gettext:
+	@if ! command -v xgettext >/dev/null || ! command -v msgfmt >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gettext; \
+	fi
+
+# After marking new strings: refresh locale/th's .po files, translate what is new, then run this again to compile.
+messages: install gettext
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages -l th -d django -i ".venv/*" -i "bench/*" -i "staticfiles/*" -i "*/tests/*" --add-location file
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages -l th -d djangojs -i ".venv/*" -i "bench/*" -i "staticfiles/*" --add-location file
+	DJANGO_DEBUG=1 $(PY) manage.py compilemessages -l th --ignore ".venv/*"
 
 migrate: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
@@ -51,4 +64,4 @@ bench: install-test
 	$(PY) bench/gateway.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .test-db.sqlite3* staticfiles
+	rm -rf $(VENV) .pytest_cache .test-db.sqlite3* staticfiles .artifacts

@@ -12,6 +12,7 @@ from chat import messages
 from chat.markdown import render_markdown
 from chat.models import Conversation, Message
 from gateway import balancer, metrics
+from gateway import messages as gateway_messages
 from gateway.app_settings import app_settings
 from gateway.catalogue import Route, Target
 from gateway.relay import Tally
@@ -101,7 +102,7 @@ def _gateway_refusal(body: bytes) -> Failed:
         said = json.loads(body).get("message", "")
     except (ValueError, AttributeError):
         said = ""
-    if said == messages.LIMIT_EXCEEDED:
+    if said == gateway_messages.LIMIT_EXCEEDED:  # API Gateway's words, always English
         return Failed(429, Failed.LIMIT_EXCEEDED, messages.LIMIT_EXCEEDED)
     return Failed(429, Failed.THROTTLED, messages.TOO_MANY_REQUESTS)
 

@@ -7,8 +7,11 @@ from contextlib import aclosing
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import translation
+from django.utils.functional import Promise
 
 from chat import answers, messages
+from chat.language import language_from_scope
 from gateway import metrics
 from gateway.catalogue import Route, catalogue
 from gateway.upstream import default_model
@@ -32,6 +35,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.task: asyncio.Task | None = None
+        self.language = language_from_scope(self.scope)
         # With KEYS_BACKEND=aws, API Gateway admits each message at this URL, against the user's own key.
         self.gateway_url: str = await database_sync_to_async(_external_gateway_url)()
         await self.accept()
@@ -46,6 +50,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.task.cancel()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # The answer's task starts inside this block, so it inherits the page's language too.
+        with translation.override(self.language):
+            await self.receive_frame(text_data)
+
+    async def receive_frame(self, text_data: str | None) -> None:
         try:
             content = json.loads(text_data or "")
         except (ValueError, RecursionError):
@@ -185,4 +194,5 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def error(self, code: str, message: str, **extra) -> None:
-        await self.send_json({"type": "error", "code": code, "message": message, **extra})
+        extra = {name: str(value) if isinstance(value, Promise) else value for name, value in extra.items()}
+        await self.send_json({"type": "error", "code": code, "message": str(message), **extra})

@@ -1,35 +1,49 @@
-"""Every message the chat socket and the seed's /query show to people, in one place."""
+"""Every message the chat socket and the seed's /query show to people, in one place.
 
-from gateway.messages import LIMIT_EXCEEDED, RESETS, TOO_MANY_REQUESTS, model_not_found
+They are translated: the socket speaks the page's language. /query is an API, so it answers in English."""
 
-__all__ = ["LIMIT_EXCEEDED", "TOO_MANY_REQUESTS", "model_not_found"]
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-QUERY_MESSAGE_REQUIRED = "The 'message' query parameter is required."
+LIMIT_EXCEEDED = _("Limit Exceeded")
+TOO_MANY_REQUESTS = _("Too Many Requests")
 
-FRAME_NOT_JSON = "Frames must be JSON objects."
-FRAME_UNKNOWN = "Unknown frame type; use 'send', 'retry' or 'stop'."
-FRAME_BAD_IDS = "'key' must be a key id and 'conversation' an id or null."
-FRAME_BAD_MODEL = "'model' must be a model name."
-BUSY = "Wait for the answer to finish, or stop it first."
-EMPTY_MESSAGE = "Type a message first."
-RETRY_NEEDS_CONVERSATION = "Retry needs the conversation."
-NOT_YOUR_KEY = "That is not one of your active keys. Pick another or generate one."
-KEY_REVOKED = "That key has been revoked."
-KEY_EXPIRED = "That key has expired. Generate a new one on the Keys page."
-SLOW_DOWN = "Slow down a little."
-NO_CONVERSATION = "That conversation does not exist."
-MODEL_FAILED = "Something went wrong: the model did not answer. This message was not charged."
-MODEL_REFUSED = "Something went wrong: the model refused the request. This message was not charged."
-OUR_FAILURE = "Something went wrong on our side. This message was not charged."
+QUERY_MESSAGE_REQUIRED = _("The 'message' query parameter is required.")
+
+FRAME_NOT_JSON = _("Frames must be JSON objects.")
+FRAME_UNKNOWN = _("Unknown frame type; use 'send', 'retry' or 'stop'.")
+FRAME_BAD_IDS = _("'key' must be a key id and 'conversation' an id or null.")
+FRAME_BAD_MODEL = _("'model' must be a model name.")
+BUSY = _("Wait for the answer to finish, or stop it first.")
+EMPTY_MESSAGE = _("Type a message first.")
+RETRY_NEEDS_CONVERSATION = _("Retry needs the conversation.")
+NOT_YOUR_KEY = _("That is not one of your active keys. Pick another or generate one.")
+KEY_REVOKED = _("That key has been revoked.")
+KEY_EXPIRED = _("That key has expired. Generate a new one on the Keys page.")
+SLOW_DOWN = _("Slow down a little.")
+NO_CONVERSATION = _("That conversation does not exist.")
+MODEL_FAILED = _("Something went wrong: the model did not answer. This message was not charged.")
+MODEL_REFUSED = _("Something went wrong: the model refused the request. This message was not charged.")
+OUR_FAILURE = _("Something went wrong on our side. This message was not charged.")
 
 
 def limit_detail(plan: str, limit: int) -> str:
-    return f"{plan} allows {limit} requests per day; {RESETS}."
+    return gettext("%(plan)s allows %(limit)s requests per day; resets at 00:00 UTC.") % {"plan": plan, "limit": limit}
 
 
 def token_limit_detail(plan: str, limit: int | None) -> str:
-    return f"{plan} allows {limit} tokens per day; {RESETS}."
+    return gettext("%(plan)s allows %(limit)s tokens per day; resets at 00:00 UTC.") % {"plan": plan, "limit": limit}
 
 
 def too_long(limit: int) -> str:
-    return f"Messages are limited to {limit} characters."
+    return gettext("Messages are limited to %(limit)s characters.") % {"limit": limit}
+
+
+def model_not_found(model: str, granted: list[str]) -> str:
+    values = {"model": model, "models": ", ".join(granted) if granted else gettext("none")}
+    return (
+        gettext(
+            "The model '%(model)s' does not exist or your plan does not include it. Models for this key: %(models)s."
+        )
+        % values
+    )

@@ -3,6 +3,9 @@
 import asyncio
 from urllib.parse import parse_qs
 
+from django.conf import settings
+from django.utils import translation
+
 from chat import answers, messages
 from gateway.catalogue import catalogue
 from gateway.http import Receive, Scope, Send, send_json
@@ -19,7 +22,7 @@ TEXT_HEADERS = [
 
 def query_problem(message: str) -> str:
     if not message:
-        return messages.QUERY_MESSAGE_REQUIRED
+        return str(messages.QUERY_MESSAGE_REQUIRED)
     if len(message) > answers.MAX_MESSAGE:
         return messages.too_long(answers.MAX_MESSAGE)
     return ""
@@ -27,6 +30,12 @@ def query_problem(message: str) -> str:
 
 async def query(scope: Scope, receive: Receive, send: Send) -> None:
     """Check the key and the message, spend one request, then stream the answer as plain text."""
+    # An API: its bodies are English whatever the caller's language (this task's own context).
+    with translation.override(settings.LANGUAGE_CODE):
+        await _query(scope, receive, send)
+
+
+async def _query(scope: Scope, receive: Receive, send: Send) -> None:
     info = await authenticate(scope, send)
     if info is None:
         return
@@ -60,7 +69,7 @@ async def stream_as_text(receive: Receive, send: Send, reply, headers: list) -> 
                 break
             if isinstance(event, answers.Failed):
                 if not started:
-                    return await send_json(send, event.status, {"message": event.message}, headers)
+                    return await send_json(send, event.status, {"message": str(event.message)}, headers)
                 break
             if isinstance(event, answers.Delta):
                 if not started:

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from chat.markdown import render_markdown
@@ -60,7 +61,7 @@ def conversation_rename(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _conversation(request, pk)
     title = " ".join(request.POST.get("title", "").split())[:200]
     if not title:
-        messages.error(request, "A conversation needs a name.")
+        messages.error(request, _("A conversation needs a name."))
     else:
         conversation.title = title
         conversation.save(update_fields=["title", "updated_at"])
@@ -71,5 +72,5 @@ def conversation_rename(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
     _conversation(request, pk).delete()
-    messages.success(request, "Conversation deleted.")
+    messages.success(request, _("Conversation deleted."))
     return redirect("chat")

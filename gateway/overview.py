@@ -6,6 +6,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from gateway.models import UpstreamDay
@@ -40,11 +41,11 @@ def upstream_stats(*, days: int) -> list[dict]:
 def usage_overview(request: HttpRequest) -> HttpResponse:
     totals = daily_totals(usage_rows(owner=None, days=DAYS), DAYS)
     context = {
-        "title": "Usage overview",
+        "title": _("Usage overview"),
         "days": DAYS,
         "totals": totals,
-        "requests_chart": bar_chart("Requests a day, everyone", [(t.day.isoformat(), t.requests) for t in totals]),
-        "refused_chart": bar_chart("Refused a day (429s)", [(t.day.isoformat(), t.refused) for t in totals]),
+        "requests_chart": bar_chart(_("Requests a day, everyone"), [(t.day, t.requests) for t in totals]),
+        "refused_chart": bar_chart(_("Refused a day (429s)"), [(t.day, t.refused) for t in totals]),
         "plans": usage_by("key__plan__name", days=DAYS),
         "models": usage_by("model", days=DAYS),
         "upstreams": upstream_stats(days=DAYS),

@@ -4,8 +4,11 @@ import datetime
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, close_old_connections, transaction
+from django.utils import formats, translation
+from django.utils.translation import gettext as _
 
 from keys.models import AccountSettings, ApiKey, Plan, UsageAlert
 
@@ -45,19 +48,42 @@ def alert_send(*, key_id: int, day: datetime.date, kind: str, percent: int) -> b
     preferences = AccountSettings.objects.filter(user=key.owner).first()
     if preferences is not None and not preferences.usage_alerts:
         return False
-    plan: Plan = key.plan
-    limit = plan.requests_per_day if kind == "requests" else plan.tokens_per_day
-    unit = "requests" if kind == "requests" else "tokens"
-    reached = "has used all of" if percent >= 100 else f"has used {percent}% of"
-    subject = f"Tollgate: key {key.public_prefix} {reached} today's {unit}"
-    body = (
-        f"Your API key {key.public_prefix} ({plan.name}) {reached} its {limit} {unit} for {day.isoformat()} (UTC).\n"
-        + ("Further requests get 429 Limit Exceeded until 00:00 UTC.\n" if percent >= 100 else "")
-        + "\nSee your usage at /usage/. You can turn these mails off on your account page (/account/).\n"
-    )
+    with translation.override((preferences.language if preferences else "") or settings.LANGUAGE_CODE):
+        subject, body = _alert_text(key=key, day=day, kind=kind, percent=percent)
     try:
         send_mail(subject, body, None, [key.owner.email])
     except Exception:
         logger.exception("could not send a usage alert for key %s", key.public_prefix)
         return False
     return True
+
+
+def _alert_text(*, key: ApiKey, day: datetime.date, kind: str, percent: int) -> tuple[str, str]:
+    """The mail's subject and body, in whatever language is active."""
+    plan: Plan = key.plan
+    values = {
+        "key": key.public_prefix,
+        "plan": plan.name,
+        "percent": percent,
+        "limit": plan.requests_per_day if kind == "requests" else plan.tokens_per_day,
+        "day": formats.date_format(day, "SHORT_DATE_FORMAT"),
+    }
+    if kind == "requests" and percent >= 100:
+        subject = _("Tollgate: key %(key)s has used all of today's requests")
+        reached = _("Your API key %(key)s (%(plan)s) has used all of its %(limit)s requests for %(day)s (UTC).")
+    elif kind == "requests":
+        subject = _("Tollgate: key %(key)s has used %(percent)s%% of today's requests")
+        reached = _(
+            "Your API key %(key)s (%(plan)s) has used %(percent)s%% of its %(limit)s requests for %(day)s (UTC)."
+        )
+    elif percent >= 100:
+        subject = _("Tollgate: key %(key)s has used all of today's tokens")
+        reached = _("Your API key %(key)s (%(plan)s) has used all of its %(limit)s tokens for %(day)s (UTC).")
+    else:
+        subject = _("Tollgate: key %(key)s has used %(percent)s%% of today's tokens")
+        reached = _("Your API key %(key)s (%(plan)s) has used %(percent)s%% of its %(limit)s tokens for %(day)s (UTC).")
+    lines = [reached % values]
+    if percent >= 100:
+        lines.append(_("Further requests get 429 Limit Exceeded until 00:00 UTC."))
+    lines += ["", _("See your usage at /usage/. You can turn these mails off on your account page (/account/).")]
+    return subject % values, "\n".join(lines) + "\n"

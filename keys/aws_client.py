@@ -8,18 +8,27 @@ from functools import lru_cache
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 from keys.app_settings import app_settings
 from keys.exceptions import KeyBackendError
 
 _MESSAGES = {
-    "TooManyRequestsException": "AWS API Gateway is throttling Tollgate's requests. Try again in a minute.",
-    "LimitExceededException": "AWS API Gateway refused: an account limit was reached. Staff: see the AWS quotas.",
-    "AccessDeniedException": "Tollgate's AWS credentials are not allowed to do this. Staff: check its IAM policy.",
-    "UnauthorizedException": "Tollgate's AWS credentials were refused. Staff: check them.",
-    "NotFoundException": "API Gateway does not know this plan or key. Staff: run `manage.py sync_plans`.",
-    "ConflictException": "API Gateway already has a conflicting key or plan.",
-    "BadRequestException": "API Gateway refused the request as invalid.",
+    "TooManyRequestsException": gettext_lazy(
+        "AWS API Gateway is throttling Tollgate's requests. Try again in a minute."
+    ),
+    "LimitExceededException": gettext_lazy(
+        "AWS API Gateway refused: an account limit was reached. Staff: see the AWS quotas."
+    ),
+    "AccessDeniedException": gettext_lazy(
+        "Tollgate's AWS credentials are not allowed to do this. Staff: check its IAM policy."
+    ),
+    "UnauthorizedException": gettext_lazy("Tollgate's AWS credentials were refused. Staff: check them."),
+    "NotFoundException": gettext_lazy("API Gateway does not know this plan or key. Staff: run `manage.py sync_plans`."),
+    "ConflictException": gettext_lazy("API Gateway already has a conflicting key or plan."),
+    "BadRequestException": gettext_lazy("API Gateway refused the request as invalid."),
 }
 
 
@@ -43,16 +52,21 @@ def error_code(exc: Exception) -> str:
     return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
 
 
-def describe(exc: Exception) -> str:
+def describe(exc: Exception) -> Promise:
     if isinstance(exc, ClientError):
-        return _MESSAGES.get(error_code(exc), f"AWS API Gateway refused the request ({error_code(exc) or 'unknown'}).")
-    return "AWS API Gateway could not be reached. Try again shortly."
+        refused = format_lazy(
+            gettext_lazy("AWS API Gateway refused the request ({code})."), code=error_code(exc) or "?"
+        )
+        return _MESSAGES.get(error_code(exc), refused)
+    return gettext_lazy("AWS API Gateway could not be reached. Try again shortly.")
 
 
 @contextmanager
-def aws_errors(action: str) -> Iterator[None]:
+def aws_errors(action: Promise) -> Iterator[None]:
     """Turn boto3's errors into KeyBackendError carrying a message users and staff can act on."""
     try:
         yield
     except (ClientError, BotoCoreError) as exc:
-        raise KeyBackendError(f"Could not {action}: {describe(exc)}") from exc
+        raise KeyBackendError(
+            format_lazy(gettext_lazy("Could not {action}: {reason}"), action=action, reason=describe(exc))
+        ) from exc

@@ -1,5 +1,6 @@
 """Bar charts drawn on the server as SVG: no script, readable without one, the numbers also in a table."""
 
+import datetime
 from dataclasses import dataclass
 
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 160, 44, 22, 10
@@ -11,7 +12,7 @@ class Bar:
     y: float
     width: float
     height: float
-    label: str
+    day: datetime.date
     value: int
 
 
@@ -24,8 +25,8 @@ class Chart:
     height: int = HEIGHT
     axis_x: int = PAD_LEFT
     axis_y: int = HEIGHT - PAD_BOTTOM
-    first_label: str = ""
-    last_label: str = ""
+    first_day: datetime.date | None = None
+    last_day: datetime.date | None = None
 
 
 def _nice_top(value: int) -> int:
@@ -38,12 +39,12 @@ def _nice_top(value: int) -> int:
         step *= 10
 
 
-def bar_chart(title: str, points: list[tuple[str, int]]) -> Chart:
+def bar_chart(title: str, points: list[tuple[datetime.date, int]]) -> Chart:
     top = _nice_top(max((v for _, v in points), default=0))
     plot_w, plot_h = WIDTH - PAD_LEFT - 4, HEIGHT - PAD_BOTTOM - PAD_TOP
     slot = plot_w / max(len(points), 1)
     bars = []
-    for index, (label, value) in enumerate(points):
+    for index, (day, value) in enumerate(points):
         height = plot_h * value / top
         x = PAD_LEFT + index * slot + slot * 0.15
         bars.append(
@@ -52,10 +53,10 @@ def bar_chart(title: str, points: list[tuple[str, int]]) -> Chart:
                 round(HEIGHT - PAD_BOTTOM - height, 1),
                 round(slot * 0.7, 1),
                 round(height, 1),
-                label,
+                day,
                 value,
             )
         )
     return Chart(
-        title, bars, top, first_label=points[0][0] if points else "", last_label=points[-1][0] if points else ""
+        title, bars, top, first_day=points[0][0] if points else None, last_day=points[-1][0] if points else None
     )

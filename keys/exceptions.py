@@ -1,12 +1,15 @@
 """Errors the key services raise; each carries a code to decide by and the message users see."""
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 
 class KeyServiceError(Exception):
     status = 400
     code = "invalid"
-    message = "The request could not be completed."
+    message = _("The request could not be completed.")
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | Promise | None = None) -> None:
         super().__init__(message or self.message)
         if message:
             self.message = message
@@ -15,26 +18,26 @@ class KeyServiceError(Exception):
 class PlanNotFound(KeyServiceError):
     status = 400
     code = "plan_not_found"
-    message = "Unknown plan."
+    message = _("Unknown plan.")
 
 
 class KeyAlreadyExists(KeyServiceError):
     status = 409
     code = "key_exists"
-    message = "Key already exists"  # the seed's exact words; scripts match on them
-    page_message = "You already have an active key in this plan."
+    message = _("Key already exists")  # the seed's exact words; scripts match on them
+    page_message = _("You already have an active key in this plan.")
 
 
 class ForeignAccount(KeyServiceError):
     status = 403
     code = "foreign_account"
-    message = "You can only create keys for yourself."
+    message = _("You can only create keys for yourself.")
 
 
 class KeyRevoked(KeyServiceError):
     status = 409
     code = "key_revoked"
-    message = "This key is already revoked."
+    message = _("This key is already revoked.")
 
 
 class KeyBackendError(KeyServiceError):
@@ -42,22 +45,22 @@ class KeyBackendError(KeyServiceError):
 
     status = 500
     code = "backend_failed"
-    message = "create failed"
+    message = _("create failed")
 
 
 class BadExpiry(KeyServiceError):
     status = 400
     code = "bad_expiry"
-    message = "A key's lifetime must be a whole number of days from 1 to 3650, or none for a key that never expires."
+    message = _("A key's lifetime must be a whole number of days from 1 to 3650, or none for a key that never expires.")
 
 
 class KeyExpired(KeyServiceError):
     status = 409
     code = "key_expired"
-    message = "This key has expired; generate a new key instead."
+    message = _("This key has expired; generate a new key instead.")
 
 
 class SamePlan(KeyServiceError):
     status = 400
     code = "same_plan"
-    message = "The key is already in that plan."
+    message = _("The key is already in that plan.")

@@ -8,6 +8,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 from keys.crypto import display_prefix
 
@@ -117,6 +118,18 @@ class ApiKey(models.Model):
     def status(self) -> str:
         return "revoked" if not self.is_active else "expired" if self.is_expired else "active"
 
+    @property
+    def status_name(self) -> str:
+        """The status in the reader's language (the API keeps the code)."""
+        return KEY_STATUS_NAMES[self.status]
+
+
+KEY_STATUS_NAMES = {
+    "active": pgettext_lazy("key status", "active"),
+    "revoked": pgettext_lazy("key status", "revoked"),
+    "expired": pgettext_lazy("key status", "expired"),
+}
+
 
 class DailyUsage(models.Model):
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
@@ -200,9 +213,29 @@ class AccountSettings(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tollgate_settings")
     usage_alerts = models.BooleanField(default=True, help_text="Mail me at 80% and 100% of a key's day.")
+    language = models.CharField(
+        max_length=16, blank=True, default="", help_text="The language Tollgate mails in; blank for the site's."
+    )
 
     def __str__(self) -> str:
         return f"settings of {self.user}"
+
+
+# The trail shows each action by its code; the code is also its English name, so English pages keep it.
+AUDIT_ACTION_NAMES = {
+    "account.signed_up": pgettext_lazy("audit action", "account.signed_up"),
+    "account.logged_in": pgettext_lazy("audit action", "account.logged_in"),
+    "account.login_failed": pgettext_lazy("audit action", "account.login_failed"),
+    "key.created": pgettext_lazy("audit action", "key.created"),
+    "key.revoked": pgettext_lazy("audit action", "key.revoked"),
+    "key.expired": pgettext_lazy("audit action", "key.expired"),
+    "key.rotated": pgettext_lazy("audit action", "key.rotated"),
+    "key.switched": pgettext_lazy("audit action", "key.switched"),
+    "plans.synced": pgettext_lazy("audit action", "plans.synced"),
+    "admin.added": pgettext_lazy("audit action", "admin.added"),
+    "admin.changed": pgettext_lazy("audit action", "admin.changed"),
+    "admin.deleted": pgettext_lazy("audit action", "admin.deleted"),
+}
 
 
 class AuditEvent(models.Model):
@@ -240,3 +273,7 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Audit events cannot be deleted.")
+
+    @property
+    def action_name(self) -> str:
+        return AUDIT_ACTION_NAMES.get(self.action, self.action)

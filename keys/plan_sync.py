@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy
 
 from keys.app_settings import app_settings
 from keys.aws_client import apigateway_client, aws_errors
@@ -59,7 +60,7 @@ def plans_sync(*, client=None, dry_run: bool = False) -> list[Change]:
     """Create or update one usage plan per active Plan, attached to the API stage. Idempotent."""
     client = client or apigateway_client()
     changes: list[Change] = []
-    with aws_errors("list the usage plans"):
+    with aws_errors(gettext_lazy("list the usage plans")):
         remote = _usage_plans(client)
     by_id, by_name = {p["id"]: p for p in remote}, {p["name"]: p for p in remote}
     stage = _stage()
@@ -109,7 +110,7 @@ def plans_sync(*, client=None, dry_run: bool = False) -> list[Change]:
 def plans_import(*, client=None, dry_run: bool = False) -> list[Change]:
     """Create a Plan for every daily usage plan that Tollgate does not know yet."""
     client = client or apigateway_client()
-    with aws_errors("list the usage plans"):
+    with aws_errors(gettext_lazy("list the usage plans")):
         remote = _usage_plans(client)
     known_ids = set(Plan.objects.exclude(backend_id="").values_list("backend_id", flat=True))
     known_names = set(Plan.objects.values_list("name", flat=True))

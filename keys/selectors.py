@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from keys.backends import get_backend
 from keys.metering import utc_today
@@ -75,9 +77,13 @@ KEY_LIFETIMES = (7, 30, 90)
 def expiry_choices(*, plan: Plan) -> list[tuple[str, str]]:
     """The lifetimes Generate Key offers for `plan`: never, 7, 30 or 90 days, within its maximum."""
     if not plan.max_key_days:
-        return [("", "Never expires"), *((str(d), f"Expires in {d} days") for d in KEY_LIFETIMES)]
+        return [("", _("Never expires")), *((str(d), _expires_in(d)) for d in KEY_LIFETIMES)]
     days = [d for d in KEY_LIFETIMES if d < plan.max_key_days] + [plan.max_key_days]
-    return [(str(d), f"Expires in {d} days") for d in reversed(days)]
+    return [(str(d), _expires_in(d)) for d in reversed(days)]
+
+
+def _expires_in(days: int) -> str:
+    return ngettext("Expires in %(days)d day", "Expires in %(days)d days", days) % {"days": days}
 
 
 def usage_alerts_on(*, user: AbstractBaseUser) -> bool:

@@ -6,6 +6,8 @@ import logging
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from keys.audit import audit_record
 from keys.backends import get_backend
@@ -29,7 +31,9 @@ logger = logging.getLogger(__name__)
 def _plan_for(plan_name: str) -> Plan:
     plan = Plan.objects.filter(name=plan_name, is_active=True).first()
     if plan is None:
-        raise PlanNotFound(f"Unknown plan {plan_name!r}. GET /plan lists the plans you can choose.")
+        raise PlanNotFound(
+            format_lazy(_("Unknown plan '{plan}'. GET /plan lists the plans you can choose."), plan=plan_name)
+        )
     return plan
 
 
@@ -61,7 +65,9 @@ def key_expiry(*, plan: Plan, expires_in_days: int | None) -> datetime.datetime 
         if expires_in_days is None:
             expires_in_days = plan.max_key_days
         elif expires_in_days > plan.max_key_days:
-            raise BadExpiry(f"Keys in {plan.name} live at most {plan.max_key_days} days.")
+            raise BadExpiry(
+                format_lazy(_("Keys in {plan} live at most {days} days."), plan=plan.name, days=plan.max_key_days)
+            )
     return timezone.now() + datetime.timedelta(days=expires_in_days) if expires_in_days else None
 
 
@@ -118,7 +124,7 @@ def key_revoke(*, key: ApiKey, because: str = "revoked") -> ApiKey:
 def key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
     """Replace the key's secret: a new key in the same plan and label; the old one stops working."""
     if key.revoked_at is not None:
-        raise KeyRevoked("A revoked key cannot be rotated; generate a new key instead.")
+        raise KeyRevoked(_("A revoked key cannot be rotated; generate a new key instead."))
     if key.is_expired:
         raise KeyExpired()
     backend = get_backend()
@@ -157,14 +163,14 @@ def key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
 def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
     """Move the key to another plan, keeping its value. The day's count carries over: never refilled."""
     if key.revoked_at is not None:
-        raise KeyRevoked("A revoked key cannot switch plans.")
+        raise KeyRevoked(_("A revoked key cannot switch plans."))
     if key.is_expired:
-        raise KeyExpired("This key has expired; generate a new key in the plan you want instead.")
+        raise KeyExpired(_("This key has expired; generate a new key in the plan you want instead."))
     plan = _plan_for(plan_name)
     if plan.pk == key.plan_id:
         raise SamePlan()
     if ApiKey.objects.filter(owner_id=key.owner_id, plan=plan, revoked_at__isnull=True).exists():
-        raise KeyAlreadyExists(f"You already have an active key in {plan.name}.")
+        raise KeyAlreadyExists(format_lazy(_("You already have an active key in {plan}."), plan=plan.name))
     old_plan, backend = key.plan, get_backend()
     backend.switch_key_plan(api_key=key, old_plan=old_plan, new_plan=plan)  # remote first, undone below
     try:
@@ -176,7 +182,7 @@ def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
         key.plan = old_plan
         backend.switch_key_plan(api_key=key, old_plan=plan, new_plan=old_plan)
         if isinstance(exc, IntegrityError):
-            raise KeyAlreadyExists(f"You already have an active key in {plan.name}.") from exc
+            raise KeyAlreadyExists(format_lazy(_("You already have an active key in {plan}."), plan=plan.name)) from exc
         raise
     _forget(key)
     logger.info("key %s switched from %s to %s", key.public_prefix, old_plan.name, plan.name)
@@ -206,3 +212,10 @@ def account_settings_update(*, user: AbstractBaseUser, usage_alerts: bool) -> No
     from keys.models import AccountSettings
 
     AccountSettings.objects.update_or_create(user=user, defaults={"usage_alerts": usage_alerts})
+
+
+def account_language_set(*, user: AbstractBaseUser, language: str) -> None:
+    """Remember the language a signed-in user chose, so that mail sent off any request speaks it too."""
+    from keys.models import AccountSettings
+
+    AccountSettings.objects.update_or_create(user=user, defaults={"language": language})

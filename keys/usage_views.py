@@ -5,6 +5,7 @@ import csv
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -37,8 +38,8 @@ def usage_page(request: HttpRequest) -> HttpResponse:
     context = {
         "rows": rows,
         "totals": totals,
-        "requests_chart": bar_chart("Requests a day", [(t.day.isoformat(), t.requests) for t in totals]),
-        "tokens_chart": bar_chart("Tokens a day", [(t.day.isoformat(), t.tokens) for t in totals]),
+        "requests_chart": bar_chart(_("Requests a day"), [(t.day, t.requests) for t in totals]),
+        "tokens_chart": bar_chart(_("Tokens a day"), [(t.day, t.tokens) for t in totals]),
         "keys": keys,
         "models": sorted({row.model for row in everything if row.model}),
         "key_id": key_id,

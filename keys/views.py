@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -73,7 +74,7 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     except KeyServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Key {key.public_prefix} revoked. It no longer works.")
+        messages.success(request, _("Key %(key)s revoked. It no longer works.") % {"key": key.public_prefix})
     return redirect("keys")
 
 
@@ -98,5 +99,9 @@ def key_switch(request: HttpRequest, pk: int) -> HttpResponse:
     except KeyServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Key {key.public_prefix} now uses {key.plan.name}. Today's use carried over.")
+        messages.success(
+            request,
+            _("Key %(key)s now uses %(plan)s. Today's use carried over.")
+            % {"key": key.public_prefix, "plan": key.plan.name},
+        )
     return redirect("keys")

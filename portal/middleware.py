@@ -1,4 +1,4 @@
-"""Site-wide guards: staff two-factor before the admin, and the security headers every page carries."""
+"""Site-wide guards: the page language, staff two-factor before the admin, and the security headers."""
 
 from collections.abc import Callable
 
@@ -6,7 +6,10 @@ from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.shortcuts import redirect
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from keys.audit import current_actor, current_ip
 
@@ -29,6 +32,22 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 _INLINE_SCRIPT_PAGES = ("/api/docs/",)
 
 
+# Scripts parse these bodies: they answer in English whatever the caller's Accept-Language says.
+_API_PREFIXES = ("/api/",)
+_API_PATHS = frozenset({"/plan", "/create_key", "/healthz"})
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Pages speak the reader's language (cookie, then Accept-Language); the JSON API stays English."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path_info.startswith(_API_PREFIXES) or request.path_info in _API_PATHS:
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+            return
+        super().process_request(request)
+
+
 class StaffTwoFactorMiddleware:
     """With REQUIRE_STAFF_MFA, a staff member without two-factor is sent to enrol before the admin."""
 
@@ -44,7 +63,7 @@ class StaffTwoFactorMiddleware:
             and user.is_staff
             and not is_mfa_enabled(user)
         ):
-            messages.warning(request, "Staff must turn on two-factor authentication before using the admin.")
+            messages.warning(request, _("Staff must turn on two-factor authentication before using the admin."))
             return redirect("mfa_activate_totp")
         return self.get_response(request)
 

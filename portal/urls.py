@@ -3,6 +3,8 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gateway import overview
@@ -10,12 +12,14 @@ from portal import views
 
 # Staff log in through allauth: its rate limits and two-factor apply to the admin too.
 admin.site.login = secure_admin_login(admin.site.login)
-admin.site.site_header = "Tollgate administration"
-admin.site.site_title = "Tollgate admin"
+admin.site.site_header = gettext_lazy("Tollgate administration")
+admin.site.site_title = gettext_lazy("Tollgate admin")
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("i18n/setlang/", views.language_switch, name="set_language"),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("account/", views.account, name="account"),
     path("account/activity/", views.activity, name="account-activity"),
     path("accounts/", include("allauth.urls")),

@@ -1,4 +1,4 @@
-"""The landing page, the dashboard and the health check."""
+"""The landing page, the dashboard, the account pages, the language switch and the health check."""
 
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
@@ -7,10 +7,13 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import check_for_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.i18n import set_language
 
 from keys.selectors import audit_events_for, key_rows, plan_list, usage_alerts_on
-from keys.services import account_settings_update
+from keys.services import account_language_set, account_settings_update
 
 
 @require_GET
@@ -25,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def account(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         account_settings_update(user=request.user, usage_alerts=request.POST.get("usage_alerts") == "on")
-        messages.success(request, "Your mail settings are saved.")
+        messages.success(request, _("Your mail settings are saved."))
         return redirect("account")
     context = {"two_factor": is_mfa_enabled(request.user), "usage_alerts": usage_alerts_on(user=request.user)}
     return render(request, "account.html", context)
@@ -37,6 +40,16 @@ def activity(request: HttpRequest) -> HttpResponse:
     """The user's own audit trail: what they did, and what was done to their account and keys."""
     events = Paginator(audit_events_for(user=request.user), 50).get_page(request.GET.get("page"))
     return render(request, "activity.html", {"events": events})
+
+
+@require_POST
+def language_switch(request: HttpRequest) -> HttpResponse:
+    """Django's set_language (a cookie), and for a signed-in user the choice kept for their mail."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and check_for_language(language):
+        account_language_set(user=request.user, language=language)
+    return response
 
 
 @require_GET

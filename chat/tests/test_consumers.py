@@ -314,3 +314,31 @@ async def test_a_deeply_nested_frame_gets_an_error_frame_not_a_closed_socket(use
     await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "still here?"})
     assert (await collect(communicator))[-1]["type"] == "done"
     await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("language", "limit_words", "detail_words"),
+    [
+        ((b"cookie", b"django_language=th"), "เกินโควตาแล้ว", "เริ่มนับใหม่เวลา 00:00 น. UTC"),
+        ((b"accept-language", b"th-TH,th;q=0.9,en;q=0.5"), "เกินโควตาแล้ว", "07:00 น. เวลาประเทศไทย"),
+        ((b"accept-language", b"en-GB,en;q=0.9"), "Limit Exceeded", "resets at 00:00 UTC"),
+    ],
+)
+async def test_the_socket_speaks_the_pages_language(user, make_key, upstream, language, limit_words, detail_words):
+    key, _ = await make_key(user)
+    await QuotaCounter.objects.acreate(owner=user, plan_id=key.plan_id, day=utc_today(), used=10)
+    headers = [ORIGIN, HOST, language]
+    cookie = await session_cookie_for(user)
+    if language[0] == b"cookie":
+        headers = [ORIGIN, HOST, (b"cookie", cookie + b"; " + language[1])]
+    else:
+        headers.append((b"cookie", cookie))
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    assert (await communicator.connect())[0]
+    await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "hi"})
+    frame = (await collect(communicator))[-1]
+    assert frame["code"] == "limit_exceeded" and frame["message"] == limit_words and detail_words in frame["detail"]
+    await communicator.send_json_to({"type": "dance"})
+    unknown = (await collect(communicator))[-1]
+    assert ("ไม่รู้จักชนิดเฟรม" in unknown["message"]) == (limit_words != "Limit Exceeded")
+    await communicator.disconnect()

@@ -2,8 +2,10 @@
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import OperationalError
 
+from keys.metering import utc_today
 from keys.metering.quota.database import DatabaseQuota
 from keys.models import QuotaCounter
 from portal.asgi import application
@@ -82,3 +84,19 @@ async def test_past_an_upstreams_limit_the_answer_is_a_clear_503_uncharged(plain
     busy = next(r for r in responses if r.status_code == 503)
     assert "as many requests as the operator allows" in busy.json()["error"]["message"]
     assert busy.headers["x-ratelimit-remaining-requests"] == "8"  # the refused one was given back
+
+
+async def test_api_bodies_stay_english_for_a_thai_reader(user, key_factory, upstream):
+    """The gateway and the seed's /query answer scripts: English, whatever language the caller's browser prefers."""
+    key, plaintext = await sync_to_async(key_factory)(user)
+    await QuotaCounter.objects.acreate(owner=user, plan_id=key.plan_id, day=utc_today(), used=10)
+    thai = {"x-api-key": plaintext, "accept-language": "th", "cookie": "django_language=th"}
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        refused = await client.post(
+            "/v1/chat/completions", headers=thai, json={"messages": [{"role": "user", "content": "hi"}]}
+        )
+        empty = await client.get("/query", params={"message": ""}, headers=thai)
+    assert refused.status_code == 429 and refused.json()["message"] == "Limit Exceeded"
+    assert refused.json()["error"]["message"].endswith("resets at 00:00 UTC")
+    assert empty.status_code == 400 and empty.json() == {"message": "The 'message' query parameter is required."}

@@ -4,6 +4,8 @@ import datetime
 import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 from keys.app_settings import app_settings
 from keys.aws_client import apigateway_client, aws_errors, error_code
@@ -16,6 +18,9 @@ from keys.plan_sync import plans_sync
 logger = logging.getLogger(__name__)
 
 
+NOT_SYNCED = gettext_lazy("Plan {plan} is not in API Gateway yet. Staff: run `manage.py sync_plans`.")
+
+
 class AwsKeyBackend(BaseKeyBackend):
     """Each Plan is a usage plan (see `manage.py sync_plans`); each key is an API Gateway API key."""
 
@@ -25,13 +30,13 @@ class AwsKeyBackend(BaseKeyBackend):
 
     def create_key(self, *, owner_email: str, plan: Plan, plaintext: str) -> str:
         if not plan.backend_id:
-            raise KeyBackendError(f"Plan {plan.name} is not in API Gateway yet. Staff: run `manage.py sync_plans`.")
-        with aws_errors("create the key"):
+            raise KeyBackendError(format_lazy(NOT_SYNCED, plan=plan.name))
+        with aws_errors(gettext_lazy("create the key")):
             key_id = self.client.create_api_key(
                 name=owner_email, enabled=True, generateDistinctId=True, value=plaintext, description="Tollgate"
             )["id"]
         try:
-            with aws_errors("attach the key to its usage plan"):
+            with aws_errors(gettext_lazy("attach the key to its usage plan")):
                 self.client.create_usage_plan_key(usagePlanId=plan.backend_id, keyId=key_id, keyType="API_KEY")
         except BaseException:
             self.delete_key(backend_id=key_id)  # leave no orphan key behind
@@ -46,15 +51,15 @@ class AwsKeyBackend(BaseKeyBackend):
         except ClientError as exc:
             if error_code(exc) != "NotFoundException":
                 logger.error("could not delete API Gateway key %s: %s", backend_id, exc)
-                raise KeyBackendError("Could not delete the key in API Gateway.") from exc
+                raise KeyBackendError(gettext_lazy("Could not delete the key in API Gateway.")) from exc
         except BotoCoreError as exc:
             logger.error("could not delete API Gateway key %s: %s", backend_id, exc)
-            raise KeyBackendError("Could not reach API Gateway to delete the key.") from exc
+            raise KeyBackendError(gettext_lazy("Could not reach API Gateway to delete the key.")) from exc
 
     def revoke_key(self, *, api_key: ApiKey) -> None:
         if not api_key.backend_id:
             return
-        with aws_errors("revoke the key"):
+        with aws_errors(gettext_lazy("revoke the key")):
             self.client.update_api_key(
                 apiKey=api_key.backend_id, patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}]
             )
@@ -68,12 +73,12 @@ class AwsKeyBackend(BaseKeyBackend):
         if not api_key.backend_id:
             return
         if not new_plan.backend_id:
-            raise KeyBackendError(f"Plan {new_plan.name} is not in API Gateway yet. Staff: run `manage.py sync_plans`.")
+            raise KeyBackendError(format_lazy(NOT_SYNCED, plan=new_plan.name))
         # Detach first: AWS refuses a key in two usage plans of the same stage.
-        with aws_errors("move the key out of its usage plan"):
+        with aws_errors(gettext_lazy("move the key out of its usage plan")):
             self.client.delete_usage_plan_key(usagePlanId=old_plan.backend_id, keyId=api_key.backend_id)
         try:
-            with aws_errors("move the key into its new usage plan"):
+            with aws_errors(gettext_lazy("move the key into its new usage plan")):
                 self.client.create_usage_plan_key(
                     usagePlanId=new_plan.backend_id, keyId=api_key.backend_id, keyType="API_KEY"
                 )
@@ -89,7 +94,7 @@ class AwsKeyBackend(BaseKeyBackend):
     def key_usage(
         self, *, api_key: ApiKey, start: datetime.date, end: datetime.date
     ) -> dict[datetime.date, int] | None:
-        with aws_errors("read the key's usage"):
+        with aws_errors(gettext_lazy("read the key's usage")):
             answer = self.client.get_usage(
                 usagePlanId=api_key.plan.backend_id,
                 keyId=api_key.backend_id,

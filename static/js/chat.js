@@ -1,4 +1,5 @@
 // The chat page: one WebSocket, answers appended as they stream, Markdown swapped in when done.
+// Its words come from Django's JavaScript catalogue (/jsi18n/), loaded before this file.
 (() => {
   const log = document.getElementById("log");
   const form = document.getElementById("composer");
@@ -23,7 +24,11 @@
   function showRemaining() {
     if (!remainingEl) return;
     const option = keySelect.selectedOptions[0];
-    remainingEl.textContent = `${option.dataset.remaining} of ${option.dataset.limit} requests left today`;
+    remainingEl.textContent = interpolate(
+      gettext("%(remaining)s of %(limit)s requests left today"),
+      { remaining: option.dataset.remaining, limit: option.dataset.limit },
+      true,
+    );
   }
 
   // Offer only the models the chosen key's plan grants; keep the current choice when it still fits.
@@ -63,9 +68,9 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/ws/chat/`);
-    connectionEl.textContent = "Connecting…";
+    connectionEl.textContent = gettext("Connecting…");
     socket.addEventListener("open", () => {
-      connectionEl.textContent = "Connected";
+      connectionEl.textContent = gettext("Connected");
       retryDelay = 500;
       const pending = queue;
       queue = [];
@@ -73,8 +78,8 @@
     });
     socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
     socket.addEventListener("close", () => {
-      connectionEl.textContent = "Connection lost; reconnecting…";
-      if (answer) finish("The connection dropped before the answer finished.");
+      connectionEl.textContent = gettext("Connection lost; reconnecting…");
+      if (answer) finish(gettext("The connection dropped before the answer finished."));
       setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 8000);
     });
@@ -140,14 +145,14 @@
       updateRemaining(frame.remaining, frame.limit);
       finish();
     } else if (frame.type === "stopped") {
-      finish("Stopped.");
+      finish(gettext("Stopped."));
     } else if (frame.type === "error") {
       const target = answer || bubble("assistant", "");
       target.classList.add("error");
       target.textContent = "";
       const strong = document.createElement("strong");
       strong.className = frame.code === "limit_exceeded" ? "limit" : "";
-      strong.textContent = frame.code === "upstream_error" ? "Something went wrong" : frame.message;
+      strong.textContent = frame.code === "upstream_error" ? gettext("Something went wrong") : frame.message;
       target.appendChild(strong);
       const detail = frame.detail || (frame.code === "upstream_error" ? frame.message : "");
       if (detail) target.appendChild(document.createTextNode(" " + detail));
@@ -156,7 +161,7 @@
         const retry = document.createElement("button");
         retry.type = "button";
         retry.className = "button small secondary";
-        retry.textContent = "Retry";
+        retry.textContent = gettext("Retry");
         retry.addEventListener("click", () => {
           target.remove();
           const frame = withModel({ type: "retry", key: Number(keySelect.value), conversation });

@@ -1,4 +1,5 @@
 // Copy buttons, confirmations before destructive actions, and feedback while a form submits.
+// Its words come from Django's JavaScript catalogue (/jsi18n/), loaded before this file.
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;
@@ -9,8 +10,9 @@ document.addEventListener("click", async (event) => {
   } catch {
     document.execCommand("copy");
   }
-  button.textContent = "Copied";
-  setTimeout(() => { button.textContent = "Copy"; }, 2000);
+  const label = button.textContent;
+  button.textContent = gettext("Copied");
+  setTimeout(() => { button.textContent = label; }, 2000);
 });
 
 document.addEventListener("submit", (event) => {
