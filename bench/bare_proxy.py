@@ -11,8 +11,10 @@ UPSTREAM = os.environ.get("UPSTREAM", "http://127.0.0.1:9100")
 if os.environ.get("DAPHNE_TUNED"):
     # The same daphne tuning Tollgate applies to itself, to see how much of its lead comes from there.
     from portal.daphne_limits import install
+    from portal.eager_writes import install as install_eager_writes
 
     install(max_body=26 * 1024 * 1024)
+    install_eager_writes()
 _session: aiohttp.ClientSession | None = None
 
 

@@ -3,6 +3,9 @@ through Tollgate's gateway (database counters, a model catalogue, Redis counters
 at concurrency 16 and one at a time. Prints each target's median round, and ratios side by side.
 
     make bench            # or: .venv/bin/python bench/gateway.py [--rounds 5] [--requests 4000] [--no-redis]
+
+LiteLLM's proxy joins the run with --litellm PATH, the `litellm` command of a scratch venv
+(`python -m venv /tmp/litellm && /tmp/litellm/bin/pip install 'litellm[proxy]'`): never a requirement.
 """
 
 import argparse
@@ -107,6 +110,26 @@ async def measure(target: Target, sequential: int, concurrent: int, body: bytes)
     return one, many
 
 
+LITELLM = "LiteLLM proxy, one worker"
+
+
+def start_litellm(command: str, port: int, upstream_url: str, tmp: str) -> subprocess.Popen:
+    """LiteLLM's proxy with one worker, its master key and no database, in front of the same upstream."""
+    config = Path(tmp, "litellm.yaml")
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: loopback-model\n"
+        "    litellm_params:\n"
+        "      model: openai/loopback-model\n"
+        f"      api_base: {upstream_url}/v1\n"
+        "      api_key: provider-secret\n"
+        "general_settings:\n"
+        "  master_key: sk-bench\n"
+    )
+    env = {"LITELLM_LOG": "ERROR", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    return start([command, "--config", str(config), "--port", str(port), "--num_workers", "1"], env)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Tollgate gateway benchmark")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; each target's median is kept")
@@ -115,6 +138,7 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="REDIS_URL for the Redis target")
     parser.add_argument("--no-redis", action="store_true", help="leave out the Redis-counter target")
     parser.add_argument("--stream", action="store_true", help="streamed completions (SSE) instead of whole ones")
+    parser.add_argument("--litellm", default="", help="a scratch venv's `litellm` command: LiteLLM's proxy joins in")
     args = parser.parse_args()
     body = json.dumps({"model": "loopback-model", "messages": MESSAGES, "stream": args.stream}).encode()
 
@@ -162,8 +186,15 @@ def main() -> None:
             key = prepare_gateway_db(env, with_catalogue)
             processes.append(start([*daphne, "-p", str(port), "portal.asgi:application"], env))
             targets.append(Target(name, port, {"x-api-key": key}))
+        if args.litellm:
+            port = free_port()
+            processes.append(start_litellm(args.litellm, port, upstream_url, tmp))
+            targets.append(Target(LITELLM, port, {"authorization": "Bearer sk-bench"}))
         for target in targets:
-            wait_for(target.port, "/" if target.port in (up_port, bare_port, tuned_port) else "/healthz")
+            if target.name == LITELLM:
+                wait_for(target.port, "/health/liveliness", timeout=180)
+            else:
+                wait_for(target.port, "/" if target.port in (up_port, bare_port, tuned_port) else "/healthz")
         for number in range(args.rounds):
             for target in targets if number % 2 == 0 else targets[::-1]:
                 target.rounds.append(asyncio.run(measure(target, args.sequential, args.requests, body)))

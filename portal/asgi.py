@@ -20,10 +20,12 @@ from gateway.http import MAX_REQUEST_BODY  # noqa: E402
 from gateway.request_id import with_request_ids  # noqa: E402
 from gateway.routing import gateway_or  # noqa: E402
 from portal.daphne_limits import install as install_daphne_limits  # noqa: E402
+from portal.eager_writes import install as install_eager_writes  # noqa: E402
 from portal.logs import daphne_access_through_logging  # noqa: E402
 
 # Under daphne, bodies over the gateway's largest are refused as they arrive, not held in memory.
 install_daphne_limits(max_body=MAX_REQUEST_BODY)
+install_eager_writes()
 daphne_access_through_logging()
 
 application = ProtocolTypeRouter(
