@@ -46,7 +46,7 @@ def test_a_thai_reader_signs_up_generates_a_key_chats_and_meets_the_limit(thai_p
     assert thai_font_in_use(page)
     shoot(page, "1-home")
 
-    page.get_by_role("navigation").get_by_role("link", name="สมัครสมาชิก").click()
+    page.get_by_role("navigation").get_by_role("link", name="ลงทะเบียน").click()
     page.fill("input[name=email]", "somchai@example.com")
     page.fill("input[name=password1]", "a-long-unusual-pass-42")
     page.fill("input[name=password2]", "a-long-unusual-pass-42")

@@ -124,8 +124,8 @@ def test_every_marked_string_is_in_the_catalogue(tmp_path):
 
 THAI_PAGES = {
     "/": "แพ็กเกจ",
-    "/accounts/login/": "เข้าสู่ระบบ",
-    "/accounts/signup/": "สมัครสมาชิก",
+    "/accounts/login/": "ลงชื่อเข้าใช้",
+    "/accounts/signup/": "ลงทะเบียน",
     "/accounts/password/reset/": "รหัสผ่าน",
 }
 SIGNED_IN_THAI_PAGES = {
