@@ -5,17 +5,20 @@ import os
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from gateway.models import CatalogModel, Upstream
 
 
 class UpstreamForm(forms.ModelForm):
     api_key = forms.CharField(
+        label=_("API key"),
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Sealed at rest and never shown again. Leave empty to keep the current key.",
+        help_text=_("Sealed at rest and never shown again. Leave empty to keep the current key."),
     )
-    clear_api_key = forms.BooleanField(required=False, help_text="Remove the stored key.")
+    clear_api_key = forms.BooleanField(required=False, label=_("Clear API key"), help_text=_("Remove the stored key."))
 
     class Meta:
         model = Upstream
@@ -51,16 +54,17 @@ class UpstreamAdmin(admin.ModelAdmin):
     search_fields = ["name", "base_url"]
     readonly_fields = ["key_status", "last_success_at", "last_error_at", "last_error"]
 
-    @admin.display(description="API key")
+    @admin.display(description=_("API key"))
     def key_status(self, upstream: Upstream) -> str:
         if upstream.api_key_env:
-            found = "set" if os.environ.get(upstream.api_key_env) else "NOT SET in this process"
-            return f"from ${upstream.api_key_env} ({found})"
+            if os.environ.get(upstream.api_key_env):
+                return gettext("from $%(env)s (set)") % {"env": upstream.api_key_env}
+            return gettext("from $%(env)s (NOT SET in this process)") % {"env": upstream.api_key_env}
         if not upstream.sealed_api_key:
-            return "none"
+            return gettext("none")
         if not upstream.api_key:
-            return "stored, but sealed under another DJANGO_SECRET_KEY: set it again"
-        return "stored (sealed)"
+            return gettext("stored, but sealed under another DJANGO_SECRET_KEY: set it again")
+        return gettext("stored (sealed)")
 
 
 @admin.register(CatalogModel)
@@ -73,10 +77,14 @@ class CatalogModelAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).prefetch_related("upstreams", "plans")
 
-    @admin.display(description="upstreams")
+    @admin.display(description=_("served as"))
+    def served_as(self, model: CatalogModel) -> str:
+        return model.served_as
+
+    @admin.display(description=_("upstreams"))
     def upstream_names(self, model: CatalogModel) -> str:
         return ", ".join(u.name for u in model.upstreams.all())
 
-    @admin.display(description="granted by")
+    @admin.display(description=_("granted by"))
     def plan_names(self, model: CatalogModel) -> str:
-        return ", ".join(p.name for p in model.plans.all()) or "every plan that grants nothing in particular"
+        return ", ".join(p.name for p in model.plans.all()) or gettext("every plan that grants nothing in particular")

@@ -4,35 +4,48 @@ import os
 
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from gateway.sealing import seal, unseal
 from keys.models import Plan
 
-NAME = RegexValidator(r"^[A-Za-z0-9._:/-]+$", "Use letters, digits and . _ : / - only.")
+NAME = RegexValidator(r"^[A-Za-z0-9._:/-]+$", _("Use letters, digits and . _ : / - only."))
 
 
 class Upstream(models.Model):
     """An OpenAI-compatible server. Its API key is sealed at rest, or read from an environment variable."""
 
-    name = models.CharField(max_length=64, unique=True, validators=[NAME])
-    base_url = models.URLField(max_length=300, help_text="Including /v1, e.g. http://10.0.0.5:8000/v1")
-    sealed_api_key = models.TextField(blank=True, editable=False)
-    api_key_env = models.CharField(
-        max_length=128, blank=True, help_text="Read the API key from this environment variable instead."
+    name = models.CharField(max_length=64, unique=True, validators=[NAME], verbose_name=_("name"))
+    base_url = models.URLField(
+        max_length=300, help_text=_("Including /v1, e.g. http://10.0.0.5:8000/v1"), verbose_name=_("base url")
     )
-    timeout = models.FloatField(default=120.0, validators=[MinValueValidator(1.0)], help_text="Seconds.")
-    weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    sealed_api_key = models.TextField(blank=True, editable=False, verbose_name=_("sealed api key"))
+    api_key_env = models.CharField(
+        verbose_name=_("api key env"),
+        max_length=128,
+        blank=True,
+        help_text=_("Read the API key from this environment variable instead."),
+    )
+    timeout = models.FloatField(
+        default=120.0, validators=[MinValueValidator(1.0)], help_text=_("Seconds."), verbose_name=_("timeout")
+    )
+    weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)], verbose_name=_("weight"))
     max_concurrent = models.PositiveIntegerField(
+        verbose_name=_("max concurrent"),
         null=True,
         blank=True,
-        help_text="Most requests in flight to this upstream from each Tollgate process; more get 503. Empty: no limit.",
+        help_text=_(
+            "Most requests in flight to this upstream from each Tollgate process; more get 503. Empty: no limit."
+        ),
     )
-    enabled = models.BooleanField(default=True)
-    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_error = models.CharField(max_length=300, blank=True, editable=False)
+    enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last success at"))
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last error at"))
+    last_error = models.CharField(max_length=300, blank=True, editable=False, verbose_name=_("last error"))
 
     class Meta:
+        verbose_name = _("upstream")
+        verbose_name_plural = _("upstreams")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -53,22 +66,29 @@ class Upstream(models.Model):
 class CatalogModel(models.Model):
     """A model as users name it, served by one or more upstreams under the upstream's own name."""
 
-    name = models.CharField(max_length=128, unique=True, validators=[NAME], help_text="The name users send.")
-    upstream_model = models.CharField(
-        max_length=128, blank=True, help_text="The name the upstream knows it by; empty: the same name."
+    name = models.CharField(
+        max_length=128, unique=True, validators=[NAME], help_text=_("The name users send."), verbose_name=_("name")
     )
-    upstreams = models.ManyToManyField(Upstream, related_name="models")
+    upstream_model = models.CharField(
+        verbose_name=_("upstream model"),
+        max_length=128,
+        blank=True,
+        help_text=_("The name the upstream knows it by; empty: the same name."),
+    )
+    upstreams = models.ManyToManyField(Upstream, related_name="models", verbose_name=_("upstreams"))
     plans = models.ManyToManyField(
         Plan,
         blank=True,
         related_name="models",
-        help_text="Plans that grant this model. A plan that grants no model in particular grants all.",
+        help_text=_("Plans that grant this model. A plan that grants no model in particular grants all."),
+        verbose_name=_("plans"),
     )
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
 
     class Meta:
+        verbose_name = _("model")
+        verbose_name_plural = _("models")
         ordering = ["name"]
-        verbose_name = "model"
 
     def __str__(self) -> str:
         return self.name
@@ -81,13 +101,17 @@ class CatalogModel(models.Model):
 class UpstreamDay(models.Model):
     """Each upstream's answers and failures per UTC day, and the time they took (for staff)."""
 
-    upstream = models.ForeignKey(Upstream, on_delete=models.CASCADE, related_name="days")
-    day = models.DateField()
-    requests = models.PositiveIntegerField(default=0)
-    errors = models.PositiveIntegerField(default=0)
-    seconds = models.FloatField(default=0.0, help_text="Total time to the answer's start, for the average.")
+    upstream = models.ForeignKey(Upstream, on_delete=models.CASCADE, related_name="days", verbose_name=_("upstream"))
+    day = models.DateField(verbose_name=_("day"))
+    requests = models.PositiveIntegerField(default=0, verbose_name=_("requests"))
+    errors = models.PositiveIntegerField(default=0, verbose_name=_("errors"))
+    seconds = models.FloatField(
+        default=0.0, help_text=_("Total time to the answer's start, for the average."), verbose_name=_("seconds")
+    )
 
     class Meta:
+        verbose_name = _("upstream day")
+        verbose_name_plural = _("upstream days")
         ordering = ["-day"]
         constraints = [models.UniqueConstraint(fields=["upstream", "day"], name="one_row_per_upstream_day")]
 

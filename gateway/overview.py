@@ -2,6 +2,7 @@
 
 import csv
 
+from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from gateway.models import UpstreamDay
 from keys.charts import bar_chart
+from keys.models import Refusal
 from keys.usage import daily_totals, refusals_by_reason, usage_by, usage_days, usage_rows
 
 DAYS = 30
@@ -41,6 +43,7 @@ def upstream_stats(*, days: int) -> list[dict]:
 def usage_overview(request: HttpRequest) -> HttpResponse:
     totals = daily_totals(usage_rows(owner=None, days=DAYS), DAYS)
     context = {
+        **admin.site.each_context(request),  # the admin's header, sidebar and user links
         "title": _("Usage overview"),
         "days": DAYS,
         "totals": totals,
@@ -50,7 +53,7 @@ def usage_overview(request: HttpRequest) -> HttpResponse:
         "models": usage_by("model", days=DAYS),
         "upstreams": upstream_stats(days=DAYS),
         "users": usage_by("key__owner__email", days=DAYS)[:10],
-        "refusals": refusals_by_reason(days=DAYS),
+        "refusals": [{**r, "reason": Refusal.Reason(r["reason"]).label} for r in refusals_by_reason(days=DAYS)],
     }
     return render(request, "admin/usage.html", context)
 

@@ -3,6 +3,8 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from keys import services
 from keys.audit import audit_record
@@ -34,7 +36,7 @@ class PlanAdmin(admin.ModelAdmin):
             .annotate(_active_keys=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True)))
         )
 
-    @admin.display(description="active keys", ordering="_active_keys")
+    @admin.display(description=_("active keys"), ordering="_active_keys")
     def active_keys(self, plan: Plan) -> int:
         return plan._active_keys
 
@@ -53,7 +55,7 @@ class PlanAdmin(admin.ModelAdmin):
         if notice:
             self.message_user(request, notice, messages.WARNING)
 
-    @admin.action(description="Sync plans to API Gateway (KEYS_BACKEND=aws)")
+    @admin.action(description=_("Sync plans to API Gateway (KEYS_BACKEND=aws)"))
     def sync_to_api_gateway(self, request: HttpRequest, queryset: QuerySet[Plan]) -> None:
         try:
             changes = get_backend().plans_sync()
@@ -61,19 +63,21 @@ class PlanAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             return
         if changes is None:
-            self.message_user(request, "Nothing to sync: Tollgate enforces quotas itself.", messages.INFO)
+            self.message_user(request, _("Nothing to sync: Tollgate enforces quotas itself."), messages.INFO)
             return
-        summary = "; ".join(changes) or "usage plans already match"
+        summary = "; ".join(changes) or gettext("usage plans already match")
         audit_record(action="plans.synced", target="API Gateway", actor=request.user, detail=summary)
-        self.message_user(request, f"Synced all active plans: {summary}", messages.SUCCESS)
+        self.message_user(
+            request, gettext("Synced all active plans: %(summary)s") % {"summary": summary}, messages.SUCCESS
+        )
 
 
 class StatusFilter(admin.SimpleListFilter):
-    title = "status"
+    title = _("status")
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
-        return [("active", "Active"), ("revoked", "Revoked")]
+        return [("active", _("Active")), ("revoked", _("Revoked"))]
 
     def queryset(self, request, queryset):
         if self.value() == "active":
@@ -91,7 +95,7 @@ class DailyUsageInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     ordering = ["-day"]
-    verbose_name_plural = "recent usage (requests answered, tokens)"
+    verbose_name_plural = _("recent usage (requests answered, tokens)")
 
     def get_queryset(self, request):
         return super().get_queryset(request).order_by("-day")
@@ -129,23 +133,27 @@ class ApiKeyAdmin(admin.ModelAdmin):
     inlines = [DailyUsageInline]
     actions = ["revoke_keys"]
 
-    @admin.display(description="requests today (as the quota counts them)")
+    @admin.display(description=_("public prefix"), ordering="prefix")
+    def public_prefix(self, key: ApiKey) -> str:
+        return key.public_prefix
+
+    @admin.display(description=_("requests today (as the quota counts them)"))
     def used_today(self, key: ApiKey) -> str:
         if not key.is_active:
             return "—"
         used = get_backend().used_today(api_key=key)
         if used is None:
-            return "API Gateway did not answer; try again shortly"
-        return f"{used} of {key.plan.requests_per_day}"
+            return gettext("API Gateway did not answer; try again shortly")
+        return gettext("%(used)s of %(limit)s") % {"used": used, "limit": key.plan.requests_per_day}
 
-    @admin.display(boolean=True, description="active")
+    @admin.display(boolean=True, description=_("active"))
     def is_active(self, key: ApiKey) -> bool:
         return key.is_active
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # keys are made by their owners, who alone see the secret
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description=_("Revoke selected keys"))
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         done, failed = 0, []
         for key in queryset.filter(revoked_at__isnull=True).select_related("plan", "owner"):
@@ -155,11 +163,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
             except KeyServiceError as exc:
                 failed.append(f"{key.public_prefix}: {exc.message}")
         if done:
-            self.message_user(request, f"Revoked {done} key(s).", messages.SUCCESS)
+            message = ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", done) % {"count": done}
+            self.message_user(request, message, messages.SUCCESS)
         for failure in failed:
-            self.message_user(request, f"Could not revoke {failure}", messages.ERROR)
+            self.message_user(request, gettext("Could not revoke %(key)s") % {"key": failure}, messages.ERROR)
         if not done and not failed:
-            self.message_user(request, "The selected keys were already revoked.", messages.WARNING)
+            self.message_user(request, _("The selected keys were already revoked."), messages.WARNING)
 
 
 @admin.register(DailyUsage)
@@ -172,11 +181,11 @@ class DailyUsageAdmin(admin.ModelAdmin):
     list_select_related = ["key__owner", "key__plan"]
     date_hierarchy = "day"
 
-    @admin.display(description="owner", ordering="key__owner__email")
+    @admin.display(description=_("owner"), ordering="key__owner__email")
     def owner(self, usage: DailyUsage) -> str:
         return usage.key.owner.email
 
-    @admin.display(description="plan", ordering="key__plan__name")
+    @admin.display(description=_("plan"), ordering="key__plan__name")
     def plan(self, usage: DailyUsage) -> str:
         return usage.key.plan.name
 
@@ -191,11 +200,15 @@ class DailyUsageAdmin(admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: who did what to which key or plan, when and from where. Nothing here can be changed."""
 
-    list_display = ["created_at", "actor_email", "action", "target", "subject", "ip", "detail"]
+    list_display = ["created_at", "actor_email", "action_name", "target", "subject", "ip", "detail"]
     list_filter = ["action", "created_at"]
     search_fields = ["actor_email", "target", "action", "subject__email", "ip"]
     date_hierarchy = "created_at"
     list_select_related = ["subject"]
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_name(self, event: AuditEvent) -> str:
+        return event.action_name
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

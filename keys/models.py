@@ -8,6 +8,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from keys.crypto import display_prefix
@@ -17,36 +18,58 @@ EXPIRY_WARNING = datetime.timedelta(days=7)
 
 class Plan(models.Model):
     name = models.CharField(
+        verbose_name=_("name"),
         max_length=64,
         unique=True,
-        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$", "Use letters, digits, '-' and '_' only.")],
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$", _("Use letters, digits, '-' and '_' only."))],
     )
-    requests_per_day = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    requests_per_day = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)], verbose_name=_("requests per day")
+    )
     throttle_rate = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.001)], help_text="Requests per second; empty: none."
+        verbose_name=_("throttle rate"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.001)],
+        help_text=_("Requests per second; empty: none."),
     )
     throttle_burst = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Bucket size; defaults to the rate."
+        verbose_name=_("throttle burst"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Bucket size; defaults to the rate."),
     )
     tokens_per_day = models.PositiveBigIntegerField(
+        verbose_name=_("tokens per day"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="Prompt and completion tokens a day, per user; empty: no token limit.",
+        help_text=_("Prompt and completion tokens a day, per user; empty: no token limit."),
     )
     max_key_days = models.PositiveIntegerField(
+        verbose_name=_("max key days"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="Longest a key may live, in days; empty: no limit.",
+        help_text=_("Longest a key may live, in days; empty: no limit."),
     )
-    description = models.TextField(blank=True)
-    is_active = models.BooleanField(default=True, help_text="Offered for new keys. Existing keys keep working.")
-    order = models.PositiveIntegerField(default=0)
-    backend_id = models.CharField(max_length=128, blank=True, help_text="The key backend's id, e.g. a usage plan.")
-    updated_at = models.DateTimeField(auto_now=True)
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    is_active = models.BooleanField(
+        default=True, help_text=_("Offered for new keys. Existing keys keep working."), verbose_name=_("is active")
+    )
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
+    backend_id = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text=_("The key backend's id, e.g. a usage plan."),
+        verbose_name=_("backend id"),
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
         ordering = ["order", "requests_per_day", "name"]
 
     def __str__(self) -> str:
@@ -54,29 +77,34 @@ class Plan(models.Model):
 
     def clean(self) -> None:
         if self.throttle_burst and not self.throttle_rate:
-            raise ValidationError({"throttle_rate": "A burst needs a rate."})
+            raise ValidationError({"throttle_rate": _("A burst needs a rate.")})
 
 
 class ApiKey(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="api_keys")
-    label = models.CharField(max_length=100, blank=True)
-    prefix = models.CharField(max_length=16, unique=True, editable=False)
-    hashed_secret = models.CharField(max_length=64, editable=False)
-    backend_id = models.CharField(max_length=128, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    expires_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="Empty: never expires.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("owner")
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="api_keys", verbose_name=_("plan"))
+    label = models.CharField(max_length=100, blank=True, verbose_name=_("label"))
+    prefix = models.CharField(max_length=16, unique=True, editable=False, verbose_name=_("prefix"))
+    hashed_secret = models.CharField(max_length=64, editable=False, verbose_name=_("hashed secret"))
+    backend_id = models.CharField(max_length=128, blank=True, editable=False, verbose_name=_("backend id"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last used at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("revoked at"))
+    expires_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text=_("Empty: never expires."), verbose_name=_("expires at")
+    )
 
     class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "plan"], condition=Q(revoked_at__isnull=True), name="one_active_key_per_plan"
             )
         ]
-        verbose_name = "API key"
 
     def __str__(self) -> str:
         return self.public_prefix
@@ -132,17 +160,20 @@ KEY_STATUS_NAMES = {
 
 
 class DailyUsage(models.Model):
-    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
-    day = models.DateField()
-    model = models.CharField(max_length=128, blank=True, help_text="The model as users named it.")
-    requests = models.PositiveIntegerField(default=0)
-    prompt_tokens = models.PositiveBigIntegerField(default=0)
-    completion_tokens = models.PositiveBigIntegerField(default=0)
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage", verbose_name=_("key"))
+    day = models.DateField(verbose_name=_("day"))
+    model = models.CharField(
+        max_length=128, blank=True, help_text=_("The model as users named it."), verbose_name=_("model")
+    )
+    requests = models.PositiveIntegerField(default=0, verbose_name=_("requests"))
+    prompt_tokens = models.PositiveBigIntegerField(default=0, verbose_name=_("prompt tokens"))
+    completion_tokens = models.PositiveBigIntegerField(default=0, verbose_name=_("completion tokens"))
 
     class Meta:
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("daily usage")
         ordering = ["-day"]
         constraints = [models.UniqueConstraint(fields=["key", "day", "model"], name="one_usage_row_per_key_day_model")]
-        verbose_name_plural = "daily usage"
 
     def __str__(self) -> str:
         return f"{self.key} {self.day}: {self.requests}"
@@ -154,15 +185,19 @@ class QuotaCounter(models.Model):
     Counted per plan rather than per key, so that revoking or rotating a key never refills the day.
     """
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    used = models.PositiveIntegerField(default=0)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("owner")
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+", verbose_name=_("plan"))
+    day = models.DateField(verbose_name=_("day"))
+    used = models.PositiveIntegerField(default=0, verbose_name=_("used"))
     tokens = models.PositiveBigIntegerField(
-        default=0, db_default=0, help_text="Prompt and completion tokens recorded today."
+        verbose_name=_("tokens"), default=0, db_default=0, help_text=_("Prompt and completion tokens recorded today.")
     )
 
     class Meta:
+        verbose_name = _("quota counter")
+        verbose_name_plural = _("quota counters")
         constraints = [models.UniqueConstraint(fields=["owner", "plan", "day"], name="one_counter_per_owner_plan_day")]
 
     def __str__(self) -> str:
@@ -173,16 +208,18 @@ class Refusal(models.Model):
     """Requests a key had refused by its limits, per UTC day and reason: the demand the 429s turned away."""
 
     class Reason(models.TextChoices):
-        REQUESTS = "requests", "daily requests"
-        TOKENS = "tokens", "daily tokens"
-        THROTTLE = "throttle", "throttle"
+        REQUESTS = "requests", _("daily requests")
+        TOKENS = "tokens", _("daily tokens")
+        THROTTLE = "throttle", _("throttle")
 
-    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="refusals")
-    day = models.DateField()
-    reason = models.CharField(max_length=16, choices=Reason.choices)
-    count = models.PositiveIntegerField(default=0)
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="refusals", verbose_name=_("key"))
+    day = models.DateField(verbose_name=_("day"))
+    reason = models.CharField(max_length=16, choices=Reason.choices, verbose_name=_("reason"))
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
 
     class Meta:
+        verbose_name = _("refusal")
+        verbose_name_plural = _("refusals")
         ordering = ["-day"]
         constraints = [models.UniqueConstraint(fields=["key", "day", "reason"], name="one_refusal_row_per_key_day")]
 
@@ -193,13 +230,16 @@ class Refusal(models.Model):
 class UsageAlert(models.Model):
     """A usage mail sent: at most one per key, day, kind and threshold."""
 
-    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="alerts")
-    day = models.DateField()
-    kind = models.CharField(max_length=16)  # requests or tokens
-    percent = models.PositiveSmallIntegerField()
-    sent_at = models.DateTimeField(auto_now_add=True)
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("key"))
+    day = models.DateField(verbose_name=_("day"))
+    # requests or tokens
+    kind = models.CharField(max_length=16, verbose_name=_("kind"))
+    percent = models.PositiveSmallIntegerField(verbose_name=_("percent"))
+    sent_at = models.DateTimeField(auto_now_add=True, verbose_name=_("sent at"))
 
     class Meta:
+        verbose_name = _("usage alert")
+        verbose_name_plural = _("usage alerts")
         constraints = [
             models.UniqueConstraint(fields=["key", "day", "kind", "percent"], name="one_alert_per_key_day_threshold")
         ]
@@ -211,11 +251,23 @@ class UsageAlert(models.Model):
 class AccountSettings(models.Model):
     """A user's choices about Tollgate's mail."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tollgate_settings")
-    usage_alerts = models.BooleanField(default=True, help_text="Mail me at 80% and 100% of a key's day.")
-    language = models.CharField(
-        max_length=16, blank=True, default="", help_text="The language Tollgate mails in; blank for the site's."
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tollgate_settings", verbose_name=_("user")
     )
+    usage_alerts = models.BooleanField(
+        default=True, help_text=_("Mail me at 80% and 100% of a key's day."), verbose_name=_("usage alerts")
+    )
+    language = models.CharField(
+        verbose_name=_("language"),
+        max_length=16,
+        blank=True,
+        default="",
+        help_text=_("The language Tollgate mails in; blank for the site's."),
+    )
+
+    class Meta:
+        verbose_name = _("account settings")
+        verbose_name_plural = _("account settings")
 
     def __str__(self) -> str:
         return f"settings of {self.user}"
@@ -235,6 +287,9 @@ AUDIT_ACTION_NAMES = {
     "admin.added": pgettext_lazy("audit action", "admin.added"),
     "admin.changed": pgettext_lazy("audit action", "admin.changed"),
     "admin.deleted": pgettext_lazy("audit action", "admin.deleted"),
+    "plan.created": pgettext_lazy("audit action", "plan.created"),
+    "plan.edited": pgettext_lazy("audit action", "plan.edited"),
+    "plan.retired": pgettext_lazy("audit action", "plan.retired"),
 }
 
 
@@ -242,26 +297,35 @@ class AuditEvent(models.Model):
     """Who did what to which target, when and from where. Append-only, and never holds a secret."""
 
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    actor_email = models.CharField(max_length=254, blank=True, help_text="Kept if the account is deleted.")
+    actor_email = models.CharField(
+        max_length=254, blank=True, help_text=_("Kept if the account is deleted."), verbose_name=_("actor email")
+    )
     subject = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The user whose account or key it concerns.",
+        help_text=_("The user whose account or key it concerns."),
+        verbose_name=_("subject"),
     )
-    action = models.CharField(max_length=40, db_index=True)
-    target = models.CharField(max_length=200, blank=True)
-    detail = models.CharField(max_length=300, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=40, db_index=True, verbose_name=_("action"))
+    target = models.CharField(max_length=200, blank=True, verbose_name=_("target"))
+    detail = models.CharField(max_length=300, blank=True, verbose_name=_("detail"))
+    ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("ip"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["-created_at", "-id"]
-        verbose_name = "audit event"
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email or 'system'} {self.action} {self.target}"

@@ -30,7 +30,7 @@ def test_the_overview_shows_demand_and_refusals(staff_client, user, other_user, 
     UpstreamDay.objects.create(upstream=upstream, day=today, requests=40, errors=2, seconds=8.0)
     page = staff_client.get("/admin/usage/").content.decode()
     assert 'data-value="39"' in page and 'data-value="41"' in page  # requests and refusals today
-    assert "<td>requests</td><td>10RequestPerDay</td><td>41</td>" in page
+    assert "<td>daily requests</td><td>10RequestPerDay</td><td>41</td>" in page  # the reason, named
     assert "<td>gpu-1</td><td>40</td><td>2</td><td>5.0%</td><td>200 ms</td>" in page
     assert "<td>bob@example.com</td><td>30</td>" in page and "<td>embed</td><td>30</td>" in page
     csv_text = staff_client.get("/admin/usage/refusals.csv").content.decode()

@@ -5,7 +5,7 @@ import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from keys.app_settings import app_settings
 from keys.aws_client import apigateway_client, aws_errors, error_code
@@ -119,4 +119,4 @@ class AwsKeyBackend(BaseKeyBackend):
         return [str(change) for change in plans_sync(client=self.client)]
 
     def plan_change_notice(self) -> str:
-        return "API Gateway enforces the quotas: use the action “Sync plans to API Gateway” to apply this."
+        return gettext("API Gateway enforces the quotas: use the action “Sync plans to API Gateway” to apply this.")

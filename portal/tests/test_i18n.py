@@ -265,3 +265,34 @@ def test_allauth_mail_is_thai_for_a_thai_reader(client, user):
     client.post("/accounts/password/reset/", {"email": user.email}, HTTP_ACCEPT_LANGUAGE="th")
     body = mail.outbox[-1].body
     assert "คุณได้รับอีเมลนี้เพราะคุณหรือใครบางคนขอรีเซ็ตรหัสผ่าน" in body and "receiving" not in body
+
+
+def test_the_admin_is_thai_for_a_thai_staff_member(client, user_factory, plans, key_factory):
+    """Django's own admin words (its Thai dates from 2019) and Tollgate's models, fields and actions."""
+    staff = user_factory("staff@example.com", is_staff=True, is_superuser=True)
+    key, _ = key_factory(staff)
+    client.force_login(staff)
+    pages = {
+        "/admin/": "แพ็กเกจและคีย์ API",
+        "/admin/keys/plan/": "คีย์ที่ใช้งานได้",
+        f"/admin/keys/plan/{plans['10RequestPerDay'].pk}/change/": "คำขอต่อวัน",
+        "/admin/keys/apikey/": "เพิกถอนคีย์ที่เลือก",
+        f"/admin/keys/apikey/{key.pk}/change/": "คำนำหน้าคีย์",
+        "/admin/keys/dailyusage/": "การใช้งานรายวัน",
+        "/admin/keys/auditevent/": "สร้างคีย์",
+        "/admin/gateway/upstream/add/": "ตัวแปรสภาพแวดล้อมของคีย์ API",
+        "/admin/gateway/catalogmodel/add/": "แพ็กเกจที่ให้ใช้โมเดลนี้",
+        "/admin/chat/conversation/": "บทสนทนา",
+        "/admin/usage/": "ภาพรวมการใช้งาน",
+    }
+    # Names Django's templates or other apps leave in English, and words staff type or read as they are.
+    kept = [
+        staff.email, key.public_prefix, "KEYS_BACKEND=aws", "usage plan", "“Control”", "“Command”", "Mac",
+        "URL", "True", "False", "Authenticators", "(MFA)", 'alt="Search"', "key.created", "account.logged_in",
+        *plans, *(plan.description for plan in plans.values()),
+    ]  # fmt: skip
+    for path, words in pages.items():
+        html = client.get(path, HTTP_ACCEPT_LANGUAGE="th").content.decode().replace('alt="Search"', "")
+        assert '<html lang="th"' in html and words in html, path
+        left = english_left(html, *kept)
+        assert not left, (path, sorted(left))
