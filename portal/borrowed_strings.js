@@ -38,3 +38,4 @@ pgettext("abbrev. day Wednesday", "Wed");
 pgettext("abbrev. day Thursday", "Thur");
 pgettext("abbrev. day Friday", "Fri");
 pgettext("abbrev. day Saturday", "Sat");
+ngettext("%(sel)s of %(cnt)s selected", "%(sel)s of %(cnt)s selected", n);

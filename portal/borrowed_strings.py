@@ -68,6 +68,10 @@ PLAN_DESCRIPTIONS = (
 
 # Django's admin and auth: their Thai catalogues date from 2019 and lack what today's admin shows.
 DJANGO_ADMIN = (
+    gettext_noop("object repr"),
+    gettext_noop("action flag"),
+    gettext_noop("log entry"),
+    gettext_noop("log entries"),
     gettext_noop("Remove from sorting"),
     gettext_noop("Sorting priority: %(priority_number)s"),
     gettext_noop("Toggle sorting"),
