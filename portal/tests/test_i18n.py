@@ -218,6 +218,8 @@ def test_the_language_switch_is_on_every_page_and_remembered(alice_client, user,
     assert response.status_code == 302 and response["location"] == "/keys/"
     assert '<html lang="th">' in alice_client.get("/keys/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert AccountSettings.objects.get(user=user).language == "th"  # kept for mail sent off any request
+    alice_client.post("/i18n/setlang/", {"language": "fr", "next": "/keys/"})  # Django speaks it; Tollgate does not
+    assert AccountSettings.objects.get(user=user).language == "th"
     alice_client.post("/i18n/setlang/", {"language": "en", "next": "/keys/"})
     assert '<html lang="en">' in alice_client.get("/keys/", HTTP_ACCEPT_LANGUAGE="th").content.decode()
     assert visitor.post("/i18n/setlang/", {"language": "xx", "next": "/"}).cookies.get("django_language") is None
