@@ -16,6 +16,7 @@ from keys.models import Refusal
 from keys.usage import daily_totals, refusals_by_reason, usage_by, usage_days, usage_rows
 
 DAYS = 30
+REASONS = dict(Refusal.Reason.choices)  # a reason code no longer among them shows as the code
 
 
 def upstream_stats(*, days: int) -> list[dict]:
@@ -53,7 +54,7 @@ def usage_overview(request: HttpRequest) -> HttpResponse:
         "models": usage_by("model", days=DAYS),
         "upstreams": upstream_stats(days=DAYS),
         "users": usage_by("key__owner__email", days=DAYS)[:10],
-        "refusals": [{**r, "reason": Refusal.Reason(r["reason"]).label} for r in refusals_by_reason(days=DAYS)],
+        "refusals": [{**r, "reason": REASONS.get(r["reason"], r["reason"])} for r in refusals_by_reason(days=DAYS)],
     }
     return render(request, "admin/usage.html", context)
 
