@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from bench.upstream import Upstream
+from testsupport.upstream import Upstream
 
 ROOT = Path(__file__).resolve().parent
 PASSWORD = "correct-horse-battery-staple"

@@ -11,82 +11,21 @@ LiteLLM's proxy joins the run with --litellm PATH, the `litellm` command of a sc
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import UPSTREAM, free_port, prepare_gateway_db, reachable, start, wait_for  # noqa: E402
 from bench.load import Result, build_request, run  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 BARE = "bare ASGI proxy (daphne + aiohttp)"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def reachable(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_for(port: int, path: str = "/", timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                if path == "/":
-                    return
-            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing answered on port {port}")
-
-
-def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True
-    )
-    return out.stdout.decode()
-
-
-def prepare_gateway_db(env: dict[str, str], catalogue: dict | None) -> str:
-    """Migrate a fresh database, make a key on a plan too large to run out, load a catalogue if given."""
-    manage(env, "migrate", "--noinput", "-v0")
-    code = (
-        "from django.contrib.auth.models import User; from keys.models import Plan; "
-        "from keys.services import key_create; "
-        "Plan.objects.get_or_create(name='Bench', defaults={'requests_per_day': 100_000_000}); "
-        "u, _ = User.objects.get_or_create(username='bench@example.com', email='bench@example.com'); "
-        "u.api_keys.update(revoked_at=__import__('django.utils.timezone').utils.timezone.now()); "
-        "print(key_create(owner=u, plan_name='Bench')[1])"
-    )
-    key = manage(env, "shell", "-v", "0", "-c", code).strip().splitlines()[-1]
-    if catalogue is not None:
-        path = Path(env["DATABASE_URL"].removeprefix("sqlite:///")).with_suffix(".catalogue.json")
-        path.write_text(json.dumps(catalogue))
-        manage(env, "load_models", str(path))
-    return key
 
 
 @dataclass
@@ -159,7 +98,7 @@ def main() -> None:
         gateways.append(("Tollgate, Redis counters", args.redis, None, {}))
     daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
     processes = [
-        start([sys.executable, "bench/upstream.py", "--port", str(up_port)], {}),
+        start([*UPSTREAM, "--port", str(up_port)], {}),
         start([*daphne, "-p", str(bare_port), "bench.bare_proxy:app"], {"UPSTREAM": upstream_url}),
         start(
             [*daphne, "-p", str(tuned_port), "bench.bare_proxy:app"], {"UPSTREAM": upstream_url, "DAPHNE_TUNED": "1"}

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.gateway import free_port, prepare_gateway_db, start, wait_for  # noqa: E402
+from bench.harness import UPSTREAM, free_port, prepare_gateway_db, start, wait_for  # noqa: E402
 from bench.load import build_request  # noqa: E402
 
 STAMP = re.compile(rb'"x_sent": ([0-9.]+)')
@@ -129,9 +129,7 @@ def main() -> None:
     }
     key = prepare_gateway_db(env, None)
     daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
-    upstream = start(
-        [sys.executable, "bench/upstream.py", "--port", str(up_port), "--words", str(args.chunks), "--stamp"], {}
-    )
+    upstream = start([*UPSTREAM, "--port", str(up_port), "--words", str(args.chunks), "--stamp"], {})
     bare = start([*daphne, "-p", str(bare_port), "bench.bare_proxy:stream_app"], {"UPSTREAM": upstream_url})
     gateway = start([*daphne, "-p", str(gw_port), "portal.asgi:application"], env)
     processes = [upstream, bare, gateway]

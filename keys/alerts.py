@@ -7,22 +7,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, close_old_connections, transaction
+from django.dispatch import receiver
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
 
 from keys.models import AccountSettings, ApiKey, Plan, UsageAlert
+from keys.signals import usage_threshold_crossed
 
 logger = logging.getLogger(__name__)
-THRESHOLDS = (80, 100)
 # Mail has a thread of its own: a slow mail server must never hold up the quota's database thread.
 _mailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tollgate-mail")
 
 
-def thresholds_crossed(before: int, after: int, limit: int | None) -> list[int]:
-    """The thresholds (in percent of `limit`) that going from `before` to `after` passes."""
-    if not limit or after <= before:
-        return []
-    return [t for t in THRESHOLDS if before * 100 < t * limit <= after * 100]
+@receiver(usage_threshold_crossed)
+def alert_on_threshold(*, key_id: int, day: datetime.date, kind: str, percent: int, **_) -> None:
+    alert_later(key_id=key_id, day=day, kind=kind, percent=percent)
 
 
 def alert_later(*, key_id: int, day: datetime.date, kind: str, percent: int) -> Future:

@@ -7,11 +7,11 @@ import dataclasses
 import datetime
 import logging
 
-from keys import alerts
 from keys.metering.dbthread import in_db_thread
 from keys.metering.keycache import key_authenticate, key_cache_forget, key_info_load
 from keys.metering.leases import quota_leases
 from keys.metering.quota import get_quota_store
+from keys.metering.thresholds import THRESHOLDS, thresholds_note
 from keys.metering.throttle import throttle_wait
 from keys.metering.types import Admission, KeyInfo, Verdict, seconds_until_reset, utc_today
 from keys.metering.usage import usage_recorder
@@ -66,9 +66,15 @@ async def admit(info: KeyInfo) -> Verdict:
     if tokens is not None:
         admission = dataclasses.replace(admission, tokens_used=tokens, token_limit=info.token_limit)
     if admission.admitted:
-        if admission.used * 100 >= alerts.THRESHOLDS[0] * admission.limit:
-            for percent in alerts.thresholds_crossed(admission.used - 1, admission.used, admission.limit):
-                alerts.alert_later(key_id=info.key_id, day=day, kind="requests", percent=percent)
+        if admission.used * 100 >= THRESHOLDS[0] * admission.limit:
+            thresholds_note(
+                key_id=info.key_id,
+                day=day,
+                kind="requests",
+                before=admission.used - 1,
+                after=admission.used,
+                limit=admission.limit,
+            )
     elif not admission.revoked:
         usage_recorder.refused(key_id=info.key_id, day=day, reason="requests")
     return Verdict(admission=admission, revoked=admission.revoked)
@@ -122,8 +128,9 @@ def _tokens_recorded(totals: dict) -> None:
         total = store.add_tokens_sync(owner_id, plan_id, day, tokens)
         if plan_id not in limits:
             limits[plan_id] = Plan.objects.filter(pk=plan_id).values_list("tokens_per_day", flat=True).first()
-        for percent in alerts.thresholds_crossed(total - tokens, total, limits[plan_id]):
-            alerts.alert_later(key_id=key_id, day=day, kind="tokens", percent=percent)
+        thresholds_note(
+            key_id=key_id, day=day, kind="tokens", before=total - tokens, after=total, limit=limits[plan_id]
+        )
 
 
 usage_recorder.on_tokens = _tokens_recorded

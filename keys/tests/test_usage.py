@@ -13,6 +13,7 @@ from django.core import mail
 
 from keys import alerts, services
 from keys.metering import utc_today
+from keys.metering.thresholds import thresholds_crossed
 from keys.models import DailyUsage, Plan, QuotaCounter, Refusal, UsageAlert
 from portal.asgi import application
 
@@ -165,8 +166,8 @@ def test_users_can_turn_alerts_off(alice_client, user, key_factory):
 
 
 def test_thresholds_crossed():
-    assert alerts.thresholds_crossed(7, 8, 10) == [80]
-    assert alerts.thresholds_crossed(8, 9, 10) == []
-    assert alerts.thresholds_crossed(9, 10, 10) == [100]
-    assert alerts.thresholds_crossed(0, 500, 100) == [80, 100]
-    assert alerts.thresholds_crossed(5, 9, None) == []
+    assert thresholds_crossed(7, 8, 10) == [80]
+    assert thresholds_crossed(8, 9, 10) == []
+    assert thresholds_crossed(9, 10, 10) == [100]
+    assert thresholds_crossed(0, 500, 100) == [80, 100]
+    assert thresholds_crossed(5, 9, None) == []

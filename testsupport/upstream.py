@@ -1,13 +1,13 @@
 """A loopback OpenAI-compatible server speaking SSE as OpenAI does: fast, with controllable delays and failures.
 
 Used by the tests as the LLM upstream and by bench/ as the thing the gateway stands in front of.
-Run alone: python bench/upstream.py --port 9100
+Run alone: python -m testsupport.upstream --port 9100
 
 The model name steers one request: "fail-500" answers 500, "fail-400" answers 400, "fail-close" drops
 the connection, "slow-<ms>" waits before answering, "gap-<ms>" waits between streamed chunks, and
 "quota-429" / "throttle-429" answer as AWS API Gateway does past a usage plan's quota or throttle.
 Server-wide defaults (reply, chunk_gap, fail_status, refuse_credentials) can be changed by a test
-while it runs. Besides chat it answers OpenAI's other endpoints (bench/openai_shapes.py).
+while it runs. Besides chat it answers OpenAI's other endpoints (testsupport/openai_shapes.py).
 """
 
 import argparse
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import openai_shapes  # noqa: E402
+from testsupport import openai_shapes  # noqa: E402
 
 REPLY = "Hello from the loopback model. It streams this answer word by word."
 

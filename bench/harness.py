@@ -1,0 +1,71 @@
+"""What every bench script shares: ports, starting processes, and a gateway database with a key."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UPSTREAM = [sys.executable, "-m", "testsupport.upstream"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def reachable(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(port: int, path: str = "/", timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                if path == "/":
+                    return
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True
+    )
+    return out.stdout.decode()
+
+
+def prepare_gateway_db(env: dict[str, str], catalogue: dict | None) -> str:
+    """Migrate a fresh database, make a key on a plan too large to run out, load a catalogue if given."""
+    manage(env, "migrate", "--noinput", "-v0")
+    code = (
+        "from django.contrib.auth.models import User; from keys.models import Plan; "
+        "from keys.services import key_create; "
+        "Plan.objects.get_or_create(name='Bench', defaults={'requests_per_day': 100_000_000}); "
+        "u, _ = User.objects.get_or_create(username='bench@example.com', email='bench@example.com'); "
+        "u.api_keys.update(revoked_at=__import__('django.utils.timezone').utils.timezone.now()); "
+        "print(key_create(owner=u, plan_name='Bench')[1])"
+    )
+    key = manage(env, "shell", "-v", "0", "-c", code).strip().splitlines()[-1]
+    if catalogue is not None:
+        path = Path(env["DATABASE_URL"].removeprefix("sqlite:///")).with_suffix(".catalogue.json")
+        path.write_text(json.dumps(catalogue))
+        manage(env, "load_models", str(path))
+    return key

@@ -1,0 +1,1 @@
+"""What the tests and bench/ share: a loopback OpenAI-compatible LLM and OpenAI's answer shapes."""
