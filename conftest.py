@@ -1,6 +1,5 @@
 """Fixtures shared by every test: users, plans, the loopback LLM upstream and live daphne servers."""
 
-import atexit
 import logging
 import os
 import socket
@@ -25,14 +24,10 @@ logging.raiseExceptions = False
 @pytest.fixture(autouse=True)
 def _usage_statistics_stay_in_their_test():
     """Usage batched in this process belongs to the test that made it, never to a later database."""
-    from keys.metering.leases import quota_leases
-    from keys.metering.usage import usage_recorder
+    from keys import metering
 
-    atexit.unregister(usage_recorder.flush_sync)
-    atexit.unregister(quota_leases.give_back_all_sync)
     yield
-    usage_recorder.discard()
-    quota_leases.discard()
+    metering.forget_pending()
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from django.conf import settings
 from django.utils import translation
 
 from chat import answers, messages
-from gateway.catalogue import catalogue
+from gateway import calls
+from gateway.calls import NoRoute, Refused
 from gateway.http import Receive, Scope, Send, send_json
-from gateway.refusals import admission_headers, admit, authenticate, current_ratelimit_headers
-from gateway.tasks import wait_for_disconnect
-from gateway.upstream import default_model
+from gateway.refusals import admission_headers, authenticate, current_ratelimit_headers, send_refusal
+from plumbing.tasks import wait_for_disconnect
 
 TEXT_HEADERS = [
     (b"content-type", b"text/plain; charset=utf-8"),
@@ -44,19 +44,16 @@ async def _query(scope: Scope, receive: Receive, send: Send) -> None:
     problem = query_problem(message)
     if problem:
         return await send_json(send, 400, {"message": problem}, await current_ratelimit_headers(info))
-    snapshot = await catalogue()
-    route = snapshot.route(default_model(), info.plan_id)
-    if route is None:
-        message = messages.model_not_found(default_model(), snapshot.granted(info.plan_id))
+    route = await calls.route_find(info=info, model=None)
+    if isinstance(route, NoRoute):
+        message = messages.model_not_found(route.model, route.granted)
         return await send_json(send, 404, {"message": message}, await current_ratelimit_headers(info))
-    admission = await admit(info, send)
-    if admission is None:
-        return
+    call = await calls.call_admit(info=info, route=route)
+    if isinstance(call, Refused):
+        return await send_refusal(send, call)
     conversation = (params.get("uuid") or [""])[0].strip()
-    reply = answers.reply_stream(
-        info=info, conversation_uuid=conversation, content=message, admission=admission, route=route
-    )
-    await stream_as_text(receive, send, reply, admission_headers(admission))
+    reply = answers.reply_stream(call=call, conversation_uuid=conversation, content=message)
+    await stream_as_text(receive, send, reply, admission_headers(call.admission))
 
 
 async def stream_as_text(receive: Receive, send: Send, reply, headers: list) -> None:
@@ -67,6 +64,8 @@ async def stream_as_text(receive: Receive, send: Send, reply, headers: list) -> 
         async for event in reply:
             if watch_task.done():  # the client left: closing the reply below ends the upstream request
                 break
+            if isinstance(event, answers.NotAdmitted) and not started:
+                return await send_refusal(send, event.refused)
             if isinstance(event, answers.Failed):
                 if not started:
                     return await send_json(send, event.status, {"message": str(event.message)}, headers)

@@ -1,5 +1,6 @@
 """The chat page, and renaming and deleting conversations."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -9,9 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat.markdown import render_markdown
 from chat.models import Conversation
-from gateway.app_settings import app_settings
-from gateway.catalogue import snapshot_load
-from gateway.upstream import default_model
+from gateway import calls
 from keys.backends import get_backend
 from keys.selectors import key_rows
 
@@ -36,11 +35,11 @@ def chat_page(request: HttpRequest) -> HttpResponse:
             history.append({"role": message.role, "content": message.content, "html": html})
     gateway_url = get_backend().external_gateway_url()
     rows = [row for row in key_rows(owner=request.user) if row.key.is_active]
-    snapshot = snapshot_load()
     # With a catalogue, each key offers the models its plan grants; the page picks among them.
     models_by_key = {}
-    if not snapshot.empty and not gateway_url:
-        models_by_key = {row.key.pk: snapshot.granted(row.key.plan_id) for row in rows}
+    if not gateway_url:
+        granted = calls.plan_models({row.key.plan_id for row in rows})
+        models_by_key = {row.key.pk: granted[row.key.plan_id] for row in rows if row.key.plan_id in granted}
     context = {
         "rows": [(row, ",".join(models_by_key.get(row.key.pk, []))) for row in rows],
         "models": sorted({name for names in models_by_key.values() for name in names}),
@@ -50,7 +49,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         # With KEYS_BACKEND=aws, API Gateway admits each message against the user's own key.
         "gateway_url": gateway_url,
         "model": (current.model if current and current.model else "")
-        or (app_settings.LLM_MODEL if gateway_url else default_model()),
+        or (settings.LLM_MODEL if gateway_url else calls.default_model()),
     }
     return render(request, "chat/chat.html", context)
 

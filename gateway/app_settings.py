@@ -37,5 +37,15 @@ class AppSettings:
         """How long a process keeps its copy of the model catalogue; staff changes apply within this."""
         return self._setting("GATEWAY_CATALOGUE_SECONDS", 2.0)
 
+    @property
+    def METRICS_TOKEN(self) -> str:
+        """Turns on /metrics, which then needs `Authorization: Bearer <token>`; empty: nothing is counted."""
+        return self._setting("METRICS_TOKEN", "")
+
+    @property
+    def PROMETHEUS_MULTIPROC_DIR(self) -> str:
+        """The folder worker processes share their figures in; empty: one per server under the temp folder."""
+        return self._setting("PROMETHEUS_MULTIPROC_DIR", "")
+
 
 app_settings = AppSettings()

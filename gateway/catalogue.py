@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from gateway.app_settings import app_settings
-from gateway.upstream import Upstreamish, client_for, get_upstream
-from keys.metering.dbthread import in_db_thread
+from gateway.upstreams import BaseUpstream, client_for, get_upstream
+from plumbing.dbthread import in_db_thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +20,7 @@ class Target:
 
     upstream_id: int | None
     upstream_name: str
-    client: Upstreamish
+    client: BaseUpstream
     weight: int
     model: str
 
@@ -29,6 +29,7 @@ class Target:
 class Route:
     model: str
     targets: tuple[Target, ...]
+    admits_itself: bool = False  # the upstream admits by its own quotas (API Gateway): Tollgate does not meter
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class Snapshot:
 
 
 @lru_cache(maxsize=1024)
-def _default_route(model: str, client: Upstreamish) -> Route:
+def _default_route(model: str, client: BaseUpstream) -> Route:
     """Without a catalogue every model goes to the LLM_* upstream, under the name it was asked by."""
     return Route(model, (Target(None, "default", client, 1, model),))
 

@@ -4,8 +4,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from gateway import messages, metrics
+from gateway import calls, messages
 from gateway.bodies import BodyProblem, ModelRequest, model_request_from_json, model_request_from_multipart
+from gateway.calls import NoRoute, Refused
 from gateway.catalogue import catalogue
 from gateway.errors import UpstreamError, UpstreamRefused
 from gateway.http import (
@@ -23,9 +24,9 @@ from gateway.http import (
     send_error,
     send_json,
 )
-from gateway.refusals import admit, authenticate, current_ratelimit_headers
-from gateway.relay import Call, relay_stream, relay_whole
-from gateway.upstream import default_model, get_upstream
+from gateway.refusals import authenticate, current_ratelimit_headers, send_refusal
+from gateway.relay import relay_stream, relay_whole
+from gateway.upstreams import get_upstream
 from gateway.validation import validate_chat, validate_completion, validate_embedding
 
 
@@ -86,24 +87,20 @@ async def model_endpoint(endpoint: Endpoint, scope: Scope, receive: Receive, sen
     except BodyProblem as problem:
         headers = await current_ratelimit_headers(info)
         return await send_error(send, 400, str(problem), "invalid_request_error", "invalid_request", headers)
-    model = request.model or default_model()
-    if not model:
+    route = await calls.route_find(info=info, model=request.model)
+    if isinstance(route, NoRoute):
         headers = await current_ratelimit_headers(info)
-        return await send_error(send, 400, messages.MODEL_REQUIRED, "invalid_request_error", "model_required", headers)
-    snapshot = await catalogue()
-    route = snapshot.route(model, info.plan_id)
-    if route is None:
-        headers = await current_ratelimit_headers(info)
-        message = messages.model_not_found(model, snapshot.granted(info.plan_id))
+        if not route.model:
+            message = messages.MODEL_REQUIRED
+            return await send_error(send, 400, message, "invalid_request_error", "model_required", headers)
+        message = messages.model_not_found(route.model, route.granted)
         return await send_error(send, 404, message, "invalid_request_error", "model_not_found", headers)
-    metrics.note(model=route.model, plan=info.plan_name)
-    admission = await admit(info, send)
-    if admission is None:
-        return
-    call = Call(info, admission, route, endpoint.upstream_path, request, endpoint.asks_usage)
+    call = await calls.call_admit(info=info, route=route)
+    if isinstance(call, Refused):
+        return await send_refusal(send, call)
     if request.stream:
-        return await relay_stream(receive, send, call)
-    await relay_whole(send, call)
+        return await relay_stream(receive, send, call, endpoint.upstream_path, request, endpoint.asks_usage)
+    await relay_whole(send, call, endpoint.upstream_path, request)
 
 
 async def models(scope: Scope, receive: Receive, send: Send) -> None:

@@ -26,3 +26,11 @@ class UpstreamRefused(Exception):
         self.status = status
         self.body = body
         self.content_type = content_type
+
+
+class AdmissionRefused(Exception):
+    """An upstream that admits requests itself (API Gateway's usage plans) refused this one; `code` says why."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code

@@ -6,9 +6,9 @@ import datetime
 from django.db.models import F
 from django.utils import timezone
 
-from gateway.tasks import run_in_background
 from keys.metering import utc_today
-from keys.metering.dbthread import in_db_thread
+from plumbing.dbthread import in_db_thread
+from plumbing.tasks import run_in_background
 
 FLUSH_SECONDS = 5.0
 _pending: dict[int, dict] = {}

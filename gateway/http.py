@@ -38,7 +38,12 @@ async def send_bytes(send: Send, status: int, body: bytes, headers: list) -> Non
 async def send_error(
     send: Send, status: int, message: str, kind: str, code: str | None, headers: list | tuple = ()
 ) -> None:
-    await send_json(send, status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, headers)
+    await send_json(send, status, error_body(message, kind, code), headers)
+
+
+def error_body(message: str, kind: str, code: str | None) -> dict:
+    """OpenAI's error shape."""
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
 class BodyTooLarge(Exception):

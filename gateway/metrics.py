@@ -2,7 +2,8 @@
 
 prometheus_client's multiprocess mode keeps each process's figures in files in one folder, which
 /metrics adds up. The folder is PROMETHEUS_MULTIPROC_DIR, or one per server (its processes share a
-parent) under the temporary folder; files left by processes that are gone are removed at start.
+parent) under the temporary folder; files left by processes that are gone are removed when a
+process first counts something. All of it is set up on first use, from the settings, never at import.
 Each process adds up its figures in memory and writes them to its file once a second (a locked
 file write per figure per request cost the gateway a tenth of its throughput), so /metrics lags the
 other processes by at most a second. Nothing is counted unless METRICS_TOKEN is set.
@@ -16,44 +17,92 @@ import os
 import re
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from gateway.app_settings import app_settings
 from gateway.http import Receive, Scope, Send, send_bytes, send_json
 
-TOKEN = os.environ.get("METRICS_TOKEN", "")
-ENABLED = bool(TOKEN)
 observation: contextvars.ContextVar[dict | None] = contextvars.ContextVar("observation", default=None)
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
-def _prepare_folder() -> None:
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(
-        Path(tempfile.gettempdir()) / f"tollgate-metrics-{os.getppid()}"
+@dataclass(frozen=True)
+class _Metrics:
+    """The metrics as configured: all None when METRICS_TOKEN is unset, and nothing is counted."""
+
+    token: str = ""
+    folder: str = ""
+    requests: object = None
+    duration: object = None
+    upstream: object = None
+    refusals: object = None
+    tokens: object = None
+    sockets: object = None
+
+
+_current: _Metrics | None = None
+
+
+def _metrics() -> _Metrics:
+    """The configuration, made on first use from the settings (and again after a test changes them)."""
+    global _current
+    if _current is None:
+        _current = _configure(app_settings.METRICS_TOKEN, app_settings.PROMETHEUS_MULTIPROC_DIR)
+    return _current
+
+
+def enabled() -> bool:
+    return (_current or _metrics()).token != ""
+
+
+@receiver(setting_changed)
+def _reconfigure(*, setting: str, **_) -> None:
+    global _current
+    if setting in ("METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR"):
+        flush()
+        _current = None
+
+
+def _configure(token: str, folder: str) -> _Metrics:
+    if not token:
+        return _Metrics()
+    folder = folder or str(Path(tempfile.gettempdir()) / f"tollgate-metrics-{os.getppid()}")
+    _prepare_folder(folder)
+    # prometheus_client's multiprocess values find their folder only in this variable, whenever they open a file.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    from prometheus_client import Counter, Gauge, Histogram, values
+
+    values.ValueClass = values.MultiProcessValue()
+    return _Metrics(
+        token=token,
+        folder=folder,
+        requests=Counter(
+            "tollgate_requests", "Answers of the gateway", ["endpoint", "model", "plan", "status"], registry=None
+        ),
+        duration=Histogram(
+            "tollgate_request_duration_seconds",
+            "Time to answer: part=total, or part=tollgate for the time not spent waiting for the upstream",
+            ["part"],
+            buckets=BUCKETS,
+            registry=None,
+        ),
+        upstream=Counter("tollgate_upstream_requests", "Calls to upstreams", ["upstream", "outcome"], registry=None),
+        refusals=Counter("tollgate_quota_refusals", "Requests refused by a limit", ["plan", "reason"], registry=None),
+        tokens=Counter("tollgate_tokens", "Tokens answered", ["model", "kind"], registry=None),
+        sockets=Gauge("tollgate_chat_sockets", "Open chat sockets", multiprocess_mode="livesum", registry=None),
     )
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder  # read by prometheus_client when it is imported
+
+
+def _prepare_folder(folder: str) -> None:
     Path(folder).mkdir(parents=True, exist_ok=True)
     for file in Path(folder).glob("*.db"):
         found = re.search(r"_(\d+)\.db$", file.name)
         if found and not Path(f"/proc/{found.group(1)}").exists():
             file.unlink(missing_ok=True)  # a process that has gone: its figures must not be added again
-
-
-BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
-
-if ENABLED:
-    _prepare_folder()
-    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
-
-    REQUESTS = Counter("tollgate_requests", "Answers of the gateway", ["endpoint", "model", "plan", "status"])
-    DURATION = Histogram(
-        "tollgate_request_duration_seconds",
-        "Time to answer: part=total, or part=tollgate for the time not spent waiting for the upstream",
-        ["part"],
-        buckets=BUCKETS,
-    )
-    UPSTREAM = Counter("tollgate_upstream_requests", "Calls to upstreams", ["upstream", "outcome"])
-    REFUSALS = Counter("tollgate_quota_refusals", "Requests refused by a limit", ["plan", "reason"])
-    TOKENS = Counter("tollgate_tokens", "Tokens answered", ["model", "kind"])
-    SOCKETS = Gauge("tollgate_chat_sockets", "Open chat sockets", multiprocess_mode="livesum")
 
 
 FLUSH_SECONDS = 1.0
@@ -113,49 +162,52 @@ def note(**facts) -> None:
 
 
 def observe_request(endpoint: str, status: int, total: float) -> None:
-    facts = observation.get() or {}
-    _add(REQUESTS, (endpoint, facts.get("model", ""), facts.get("plan", ""), str(status)))
-    _observe(DURATION, ("total",), total)
-    _observe(DURATION, ("tollgate",), max(total - facts.get("upstream_seconds", 0.0), 0.0))
+    facts, metrics = observation.get() or {}, _metrics()
+    _add(metrics.requests, (endpoint, facts.get("model", ""), facts.get("plan", ""), str(status)))
+    _observe(metrics.duration, ("total",), total)
+    _observe(metrics.duration, ("tollgate",), max(total - facts.get("upstream_seconds", 0.0), 0.0))
 
 
 def count_upstream(upstream: str, outcome: str) -> None:
-    if ENABLED:
-        _add(UPSTREAM, (upstream, outcome))
+    if enabled():
+        _add(_metrics().upstream, (upstream, outcome))
 
 
 def count_refusal(plan: str, reason: str) -> None:
-    if ENABLED:
-        _add(REFUSALS, (plan, reason))
+    if enabled():
+        _add(_metrics().refusals, (plan, reason))
 
 
 def count_tokens(model: str, prompt: int, completion: int) -> None:
-    if ENABLED and (prompt or completion):
-        _add(TOKENS, (model, "prompt"), prompt)
-        _add(TOKENS, (model, "completion"), completion)
+    if (prompt or completion) and enabled():
+        _add(_metrics().tokens, (model, "prompt"), prompt)
+        _add(_metrics().tokens, (model, "completion"), completion)
 
 
 def socket_opened() -> None:
-    if ENABLED:
-        SOCKETS.inc()
+    if enabled():
+        _metrics().sockets.inc()
 
 
 def socket_closed() -> None:
-    if ENABLED:
-        SOCKETS.dec()
+    if enabled():
+        _metrics().sockets.dec()
 
 
 async def metrics_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     """GET /metrics: 404 unless METRICS_TOKEN is set; then it needs Authorization: Bearer <token>."""
-    if not ENABLED:
+    metrics = _metrics()
+    if not metrics.token:
         return await send_json(send, 404, {"error": {"message": "Not found.", "code": "not_found"}})
     given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {TOKEN}".encode()):
+    if not hmac.compare_digest(given.encode(), f"Bearer {metrics.token}".encode()):
         headers = [(b"www-authenticate", b"Bearer")]
         return await send_json(
             send, 401, {"error": {"message": "Send the metrics token.", "code": "unauthorized"}}, headers
         )
     flush()  # this process's figures are current; the others' are at most a second old
+    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    multiprocess.MultiProcessCollector(registry, path=metrics.folder)
     await send_bytes(send, 200, generate_latest(registry), [(b"content-type", b"text/plain; version=0.0.4")])

@@ -1,13 +1,15 @@
-"""The gateway's checks and refusals: the key (401), the throttle and the daily quota (429)."""
+"""The HTTP answers to a key that is missing or unknown (401) and to every refusal code, in one table."""
 
 import logging
 
-from gateway import messages, metrics
-from gateway.http import Scope, Send, send_error, send_json
+from gateway import calls, messages
+from gateway.calls import Refused
+from gateway.http import Scope, Send, error_body, send_error, send_json
 from keys import metering
-from keys.metering import Admission, KeyInfo, seconds_until_reset
+from keys.metering import Admission, KeyInfo, RefusalCode, seconds_until_reset
 
 logger = logging.getLogger(__name__)
+CHALLENGE = [(b"www-authenticate", b"Bearer")]
 
 
 def reset_duration(seconds: int) -> str:
@@ -34,7 +36,9 @@ def ratelimit_headers(
     return headers
 
 
-def admission_headers(admission: Admission, given_back: int = 0) -> list[tuple[bytes, bytes]]:
+def admission_headers(admission: Admission | None, given_back: int = 0) -> list[tuple[bytes, bytes]]:
+    if admission is None:
+        return []
     return ratelimit_headers(
         admission.limit, admission.remaining + given_back, admission.tokens_used, admission.token_limit
     )
@@ -68,59 +72,71 @@ def presented_key(scope: Scope) -> str:
 async def authenticate(scope: Scope, send: Send) -> KeyInfo | None:
     raw = presented_key(scope)
     try:
-        info = await metering.authenticate(raw) if raw else None
+        info = await calls.authenticate(raw) if raw else None
     except Exception:
         logger.exception("key lookup failed")
         await send_unavailable(send)
         return None
-    challenge = [(b"www-authenticate", b"Bearer")]
     if info is None:
         message = messages.MISSING_KEY if not raw else messages.INVALID_KEY
-        await send_error(send, 401, message, "invalid_request_error", "invalid_api_key", challenge)
+        await send_error(send, 401, message, "invalid_request_error", "invalid_api_key", CHALLENGE)
         return None
     if info.expired:
-        await send_error(
-            send, 401, messages.key_expired(info.expires_at), "invalid_request_error", "key_expired", challenge
-        )
+        await send_refusal(send, Refused(RefusalCode.EXPIRED, info))
         return None
     return info
 
 
-async def admit(info: KeyInfo, send: Send) -> Admission | None:
-    """Spend one request of the day; answer the refusal and return None if refused."""
-    try:
-        verdict = await metering.admit(info)
-    except Exception:
-        logger.exception("quota check failed")
-        await send_unavailable(send)
-        return None
-    if verdict.throttled_for:
-        metrics.count_refusal(info.plan_name, "throttle")
-        retry = str(max(int(verdict.throttled_for + 0.999), 1)).encode()
-        message = messages.too_many_requests(info.plan_name, info.throttle_rate)
-        body = {
-            "message": messages.TOO_MANY_REQUESTS,
-            "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"},
-        }
-        await send_json(send, 429, body, [(b"retry-after", retry), *await current_ratelimit_headers(info)])
-        return None
-    if verdict.revoked:
-        await send_error(send, 401, messages.REVOKED_KEY, "invalid_request_error", "invalid_api_key")
-        return None
-    admission = verdict.admission
-    if verdict.tokens_exceeded:
-        metrics.count_refusal(info.plan_name, "tokens")
-        body = limit_exceeded_body(messages.tokens_exceeded(info.plan_name, admission.token_limit), "tokens")
-        headers = [*limit_exceeded_headers(), *await current_ratelimit_headers(info)]
-        await send_json(send, 429, body, headers)
-        return None
-    if not admission.admitted:
-        metrics.count_refusal(info.plan_name, "requests")
-        body = limit_exceeded_body(messages.limit_exceeded(info.plan_name, admission.limit), "requests")
-        headers = [*limit_exceeded_headers(), *ratelimit_headers(admission.limit, 0)]
-        await send_json(send, 429, body, headers)
-        return None
-    return admission
+async def send_refusal(send: Send, refused: Refused) -> None:
+    """Answer a refusal by its code: the one table from code to HTTP answer."""
+    status, body, headers = await _ANSWERS[refused.code](refused)
+    await send_json(send, status, body, headers)
+
+
+async def _requests_spent(refused: Refused) -> tuple[int, dict, list]:
+    limit = refused.admission.limit if refused.admission else refused.info.limit
+    body = limit_exceeded_body(messages.limit_exceeded(refused.info.plan_name, limit), "requests")
+    return 429, body, [*limit_exceeded_headers(), *ratelimit_headers(limit, 0)]
+
+
+async def _tokens_spent(refused: Refused) -> tuple[int, dict, list]:
+    info = refused.info
+    body = limit_exceeded_body(messages.tokens_exceeded(info.plan_name, info.token_limit), "tokens")
+    return 429, body, [*limit_exceeded_headers(), *await current_ratelimit_headers(info)]
+
+
+async def _throttled(refused: Refused) -> tuple[int, dict, list]:
+    info = refused.info
+    retry = str(max(int(refused.retry_after + 0.999), 1)).encode()
+    message = messages.too_many_requests(info.plan_name, info.throttle_rate or 0)
+    body = {
+        "message": messages.TOO_MANY_REQUESTS,
+        "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"},
+    }
+    return 429, body, [(b"retry-after", retry), *await current_ratelimit_headers(info)]
+
+
+async def _revoked(refused: Refused) -> tuple[int, dict, list]:
+    return 401, error_body(messages.REVOKED_KEY, "invalid_request_error", "invalid_api_key"), []
+
+
+async def _expired(refused: Refused) -> tuple[int, dict, list]:
+    message = messages.key_expired(refused.info.expires_at)
+    return 401, error_body(message, "invalid_request_error", "key_expired"), CHALLENGE
+
+
+async def _unavailable(refused: Refused) -> tuple[int, dict, list]:
+    return 503, error_body(messages.UNAVAILABLE, "server_error", "service_unavailable"), [(b"retry-after", b"5")]
+
+
+_ANSWERS = {
+    RefusalCode.REQUESTS: _requests_spent,
+    RefusalCode.TOKENS: _tokens_spent,
+    RefusalCode.THROTTLE: _throttled,
+    RefusalCode.REVOKED: _revoked,
+    RefusalCode.EXPIRED: _expired,
+    RefusalCode.UNAVAILABLE: _unavailable,
+}
 
 
 def limit_exceeded_body(message: str, kind: str) -> dict:

@@ -59,7 +59,7 @@ async def dispatch(routes: Routes, scope: Scope, receive: Receive, plain_send: S
         message = messages.wrong_method(route[0], path)
         allow = [(b"allow", route[0].encode())]
         return await send_error(send, 405, message, "invalid_request_error", "method_not_allowed", allow)
-    if metrics.ENABLED and path != "/metrics":
+    if metrics.enabled() and path != "/metrics":
         return await observed(route[1], path, scope, receive, send)
     await route[1](scope, receive, send)
 

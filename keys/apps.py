@@ -9,4 +9,11 @@ class KeysConfig(AppConfig):
     verbose_name = _("Plans and API keys")
 
     def ready(self) -> None:
+        import atexit
+
         from keys import alerts, audit_signals, checks  # noqa: F401  (registers the signal receivers and system checks)
+        from keys.metering import quota_leases_give_back_all, usage_flush
+
+        # What this process counted but has not written yet is written, or handed back, as it ends.
+        atexit.register(usage_flush)
+        atexit.register(quota_leases_give_back_all)

@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 
 from gateway.app_settings import app_settings
-from gateway.upstream import default_model
+from gateway.upstreams import default_model
 
 
 def site(request: HttpRequest) -> dict:

@@ -207,6 +207,8 @@ KEYS_BACKEND = env.str("KEYS_BACKEND", default="local")
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
 LLM_MAX_CONCURRENT = env.int("LLM_MAX_CONCURRENT", default=0)
 # How long each process keeps its copy of the model catalogue before reading it again.

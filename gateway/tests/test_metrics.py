@@ -60,3 +60,25 @@ def test_metrics_sum_over_two_workers_and_need_the_token(
     assert sample(text, "tollgate_request_duration_seconds_count", part="total") == 14
     assert sample(text, "tollgate_request_duration_seconds_count", part="tollgate") == 14
     assert "tollgate_chat_sockets" in text
+
+
+async def test_metrics_follow_the_settings_in_this_process(settings, tmp_path, user, key_factory, upstream):
+    """Configured on first use from the settings, never at import: a test can turn them on and off."""
+    from asgiref.sync import sync_to_async
+
+    from portal.asgi import application
+
+    transport = httpx.ASGITransport(app=application)
+    _, plaintext = await sync_to_async(key_factory)(user)
+    body = {"model": "loopback-model", "messages": [{"role": "user", "content": "one two"}]}
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        assert (await client.get("/metrics")).status_code == 404
+        settings.METRICS_TOKEN, settings.PROMETHEUS_MULTIPROC_DIR = "in-process", str(tmp_path)
+        answer = await client.post("/v1/chat/completions", headers={"x-api-key": plaintext}, json=body)
+        assert answer.status_code == 200
+        text = (await client.get("/metrics", headers={"authorization": "Bearer in-process"})).text
+        assert sample(text, "tollgate_requests_total", endpoint="/v1/chat/completions", status="200") == 1
+        assert sample(text, "tollgate_tokens_total", model="loopback-model", kind="prompt") == 2
+        assert list(tmp_path.glob("counter_*.db")), "the figures live in the folder the settings name"
+        settings.METRICS_TOKEN = ""
+        assert (await client.get("/metrics")).status_code == 404

@@ -4,9 +4,13 @@ import asyncio
 
 import pytest
 
-from gateway.relay import Tally, relay_events
+from gateway.calls import Call, Tally
+from gateway.catalogue import Route
 from gateway.sse import EventSplitter
 from gateway.streams import Stream
+from keys.metering import KeyInfo
+
+INFO = KeyInfo(1, 1, 1, "plan", 10, None, None, "", False)
 
 EVENTS = [
     b'data: {"choices": [{"delta": {"content": "Hel"}}]}\n\n',
@@ -17,17 +21,25 @@ EVENTS = [
 
 
 def relayed(chunks: list[bytes], wants_usage: bool) -> tuple[bytes, Tally]:
-    sent, tally = [], Tally()
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
     async def source():
         for chunk in chunks:
             yield chunk
 
-    asyncio.run(relay_events(send, Stream(source(), lambda: None), [], wants_usage, tally))
-    return b"".join(m.get("body", b"") for m in sent[1:]), tally
+    class Upstream:
+        async def stream(self, path, body, headers=None):
+            return Stream(source(), lambda: None)
+
+    async def relay() -> bytes:
+        from gateway.bodies import model_request_from_json
+        from gateway.catalogue import Target
+
+        call = Call(INFO, Route("m", (Target(None, "u", Upstream(), 1, "m"),)), None)
+        options = ', "stream_options": {"include_usage": true}' if wants_usage else ""
+        request = model_request_from_json(f'{{"model": "m", "stream": true{options}}}'.encode())
+        await call.open("/chat/completions", request)
+        return b"".join([out async for out in call.events()]), call.tally
+
+    return asyncio.run(relay())
 
 
 @pytest.mark.parametrize("size", [1, 7, 40, 1000])

@@ -26,7 +26,14 @@ class AwsKeyBackend(BaseKeyBackend):
 
     def __init__(self, client=None, **options) -> None:
         super().__init__(**options)
-        self.client = client or apigateway_client()
+        self._client = client
+
+    @property
+    def client(self):
+        # Made on first use: asking only where requests go (external_gateway_url) needs no AWS client.
+        if self._client is None:
+            self._client = apigateway_client()
+        return self._client
 
     def create_key(self, *, owner_email: str, plan: Plan, plaintext: str) -> str:
         if not plan.backend_id:

@@ -7,29 +7,34 @@ import dataclasses
 import datetime
 import logging
 
-from keys.metering.dbthread import in_db_thread
 from keys.metering.keycache import key_authenticate, key_cache_forget, key_info_load
 from keys.metering.leases import quota_leases
 from keys.metering.quota import get_quota_store
 from keys.metering.thresholds import THRESHOLDS, thresholds_note
 from keys.metering.throttle import throttle_wait
-from keys.metering.types import Admission, KeyInfo, Verdict, seconds_until_reset, utc_today
+from keys.metering.types import Admission, KeyInfo, RefusalCode, Verdict, seconds_until_reset, utc_today
 from keys.metering.usage import usage_recorder
+from plumbing.dbthread import in_db_thread
 
 __all__ = [
     "Admission",
     "KeyInfo",
+    "RefusalCode",
     "Verdict",
     "admit",
     "authenticate",
     "carry_over",
     "forget_key",
+    "forget_pending",
+    "quota_leases_give_back_all",
     "key_load",
     "record_usage",
+    "refusal_record",
     "refund",
     "seconds_until_reset",
     "tokens_used",
     "used",
+    "usage_flush",
     "used_sync",
     "utc_today",
 ]
@@ -49,35 +54,47 @@ async def key_load(key_id: int) -> KeyInfo | None:
 
 
 async def admit(info: KeyInfo) -> Verdict:
-    """Throttle first (free), then the day's tokens (read, not spent), then spend one request."""
+    """Throttle first (free), then the day's tokens (read, not spent), then spend one request.
+
+    A refusal is not recorded here: the caller answers it and records it once (refusal_record).
+    """
+    if info.revoked:
+        return Verdict(refusal=RefusalCode.REVOKED)
+    if info.expired:
+        return Verdict(refusal=RefusalCode.EXPIRED)
     day, store = utc_today(), get_quota_store()
     wait = await throttle_wait(info)
     if wait:
-        usage_recorder.refused(key_id=info.key_id, day=day, reason="throttle")
-        return Verdict(throttled_for=wait)
+        return Verdict(refusal=RefusalCode.THROTTLE, retry_after=wait)
     tokens = None
     if info.token_limit:
         tokens = await store.tokens_used(info, day)
         if tokens >= info.token_limit:
-            usage_recorder.refused(key_id=info.key_id, day=day, reason="tokens")
             refused = Admission(False, 0, info.limit, tokens_used=tokens, token_limit=info.token_limit)
-            return Verdict(admission=refused, tokens_exceeded=True)
+            return Verdict(admission=refused, refusal=RefusalCode.TOKENS, retry_after=seconds_until_reset())
     admission = await quota_leases.consume(store, info, day)
     if tokens is not None:
         admission = dataclasses.replace(admission, tokens_used=tokens, token_limit=info.token_limit)
-    if admission.admitted:
-        if admission.used * 100 >= THRESHOLDS[0] * admission.limit:
-            thresholds_note(
-                key_id=info.key_id,
-                day=day,
-                kind="requests",
-                before=admission.used - 1,
-                after=admission.used,
-                limit=admission.limit,
-            )
-    elif not admission.revoked:
-        usage_recorder.refused(key_id=info.key_id, day=day, reason="requests")
-    return Verdict(admission=admission, revoked=admission.revoked)
+    if admission.revoked:
+        return Verdict(admission=admission, refusal=RefusalCode.REVOKED)
+    if not admission.admitted:
+        return Verdict(admission=admission, refusal=RefusalCode.REQUESTS, retry_after=seconds_until_reset())
+    if admission.used * 100 >= THRESHOLDS[0] * admission.limit:
+        thresholds_note(
+            key_id=info.key_id,
+            day=day,
+            kind="requests",
+            before=admission.used - 1,
+            after=admission.used,
+            limit=admission.limit,
+        )
+    return Verdict(admission=admission)
+
+
+def refusal_record(info: KeyInfo, code: RefusalCode) -> None:
+    """Count a refusal by a limit in today's statistics (within a second); other codes are not demand turned away."""
+    if code in (RefusalCode.REQUESTS, RefusalCode.TOKENS, RefusalCode.THROTTLE):
+        usage_recorder.refused(key_id=info.key_id, day=utc_today(), reason=code.value)
 
 
 async def refund(info: KeyInfo) -> None:
@@ -134,6 +151,22 @@ def _tokens_recorded(totals: dict) -> None:
 
 
 usage_recorder.on_tokens = _tokens_recorded
+
+
+def usage_flush() -> None:
+    """Write the statistics this process holds now (at exit)."""
+    usage_recorder.flush_sync()
+
+
+def quota_leases_give_back_all() -> None:
+    """Hand back every unspent leased request (at exit)."""
+    quota_leases.give_back_all_sync()
+
+
+def forget_pending() -> None:
+    """Drop unwritten statistics and this process's leases without writing or handing back (tests)."""
+    usage_recorder.discard()
+    quota_leases.discard()
 
 
 def forget_key(*, key_id: int, prefix: str) -> None:

@@ -4,9 +4,9 @@ import asyncio
 import time
 
 from keys.crypto import key_parse, key_verify
-from keys.metering.dbthread import in_db_thread
 from keys.metering.types import KeyInfo
 from keys.models import ApiKey
+from plumbing.dbthread import in_db_thread
 
 # Immutable facts (id, hash) never change; plan limits and revocation may, so entries live briefly.
 # The consume step re-reads revocation and the limit live, so a revoked key is refused at once.

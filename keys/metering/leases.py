@@ -8,7 +8,6 @@ from a lease here within LEASE_SECONDS; and a process that dies with a lease los
 """
 
 import asyncio
-import atexit
 import datetime
 import logging
 import time
@@ -48,7 +47,6 @@ class Leases:
         self._seen: dict[tuple[int, datetime.date], int] = {}  # the day's count the store last reported
         self._taking: set[tuple[int, datetime.date]] = set()  # keys with a block being taken now
         self._sweeper: asyncio.Task | None = None
-        atexit.register(self.give_back_all_sync)
 
     def _spend(self, info: KeyInfo, day: datetime.date) -> Admission | None:
         lease = self._leases.get((info.key_id, day))

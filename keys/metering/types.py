@@ -3,6 +3,7 @@
 import datetime
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 _DAY = 86400
 
@@ -42,18 +43,32 @@ class Admission:
         return max(self.limit - self.used, 0)
 
 
+class RefusalCode(StrEnum):
+    """Why a request was not admitted. Callers decide by this code and map it to an answer in one table."""
+
+    REQUESTS = "requests"  # the period's requests are spent
+    TOKENS = "tokens"  # the period's tokens are spent
+    THROTTLE = "throttle"  # too many at once; worth a retry in a moment
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    UNAVAILABLE = "unavailable"  # the quota store could not be reached; nothing was spent
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The outcome of admitting one request: exactly one of the flags describes a refusal."""
+    """The outcome of admitting one request: admitted, or refused with one code.
+
+    `admission` carries the counts (for rate-limit headers) whenever they are known;
+    `retry_after` is the seconds a throttled caller should wait.
+    """
 
     admission: Admission | None = None
-    throttled_for: float = 0.0
-    revoked: bool = False
-    tokens_exceeded: bool = False
+    refusal: RefusalCode | None = None
+    retry_after: float = 0.0
 
     @property
     def admitted(self) -> bool:
-        return self.admission is not None and self.admission.admitted
+        return self.refusal is None
 
 
 _today: tuple[int, datetime.date] = (-1, datetime.date.min)

@@ -2,7 +2,6 @@
 batches off the hot path, at most a second after the request."""
 
 import asyncio
-import atexit
 import datetime
 import logging
 import time
@@ -11,8 +10,8 @@ from collections.abc import Callable
 
 from django.db import connection, transaction
 
-from keys.metering.dbthread import in_db_thread
 from keys.models import ApiKey, DailyUsage, Refusal
+from plumbing.dbthread import in_db_thread
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +51,6 @@ class UsageRecorder:
         self._last_used: dict[int, float] = {}  # Unix times: a float is cheaper than a datetime per request
         self._task: asyncio.Task | None = None
         self.on_tokens: Callable[[TokenTotals], None] | None = None
-        atexit.register(self.flush_sync)
 
     def record(
         self,

@@ -10,7 +10,7 @@ from conftest import service_reachable
 from keys.metering.keycache import key_info_load
 from keys.metering.leases import LEASE_MAX, Leases
 from keys.metering.quota import get_quota_store
-from keys.metering.types import utc_today
+from keys.metering.types import RefusalCode, utc_today
 from keys.models import Plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,7 +79,7 @@ class LeaseContract:
         key = await ApiKey.objects.select_related("plan", "owner").aget(pk=large.key_id)
         await asyncio.to_thread(key_revoke, key=key)
         verdict = await metering.admit(large)
-        assert not verdict.admitted and verdict.revoked
+        assert not verdict.admitted and verdict.refusal == RefusalCode.REVOKED
         assert await sync_to_async(store.used_sync)(large.owner_id, large.plan_id, day) == 1
 
     async def test_small_plans_are_counted_one_by_one(self, store, user, key_factory):

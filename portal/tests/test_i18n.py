@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core import mail
 from django.test import Client
 
-from gateway.upstream import default_model
+from gateway.upstreams import default_model
 from keys import alerts
 from keys.metering import utc_today
 from keys.models import AccountSettings, ApiKey, QuotaCounter

@@ -63,7 +63,7 @@ class BaseQuotaStore:
 
     async def tokens_used(self, info: KeyInfo, day: datetime.date) -> int:
         """The day's recorded token total, read now: every process sees the same number."""
-        from keys.metering.dbthread import in_db_thread
+        from plumbing.dbthread import in_db_thread
 
         return await in_db_thread(self.tokens_used_sync, info.owner_id, info.plan_id, day)
 

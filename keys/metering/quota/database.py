@@ -4,10 +4,10 @@ import datetime
 
 from django.db import connection
 
-from keys.metering.dbthread import group_commit, in_db_thread
 from keys.metering.quota.base import BaseQuotaStore
 from keys.metering.types import Admission, KeyInfo
 from keys.models import ApiKey, Plan, QuotaCounter
+from plumbing.dbthread import group_commit, in_db_thread
 
 _TABLE = QuotaCounter._meta.db_table
 _CONSUME_SQL = f"""

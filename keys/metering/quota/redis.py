@@ -5,11 +5,12 @@ import datetime
 import redis
 from django.db.models import Sum
 
-from keys.metering.dbthread import in_db_thread
-from keys.metering.loopbound import LoopBound, redis_client
 from keys.metering.quota.base import BaseQuotaStore
 from keys.metering.types import Admission, KeyInfo
 from keys.models import DailyUsage
+from plumbing.dbthread import in_db_thread
+from plumbing.loopbound import LoopBound
+from plumbing.redis import redis_client
 
 _CONSUME_LUA = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0} end

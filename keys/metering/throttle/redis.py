@@ -1,8 +1,9 @@
 """Throttle buckets in Redis, shared by every worker, taken from by an atomic Lua script."""
 
-from keys.metering.loopbound import LoopBound, redis_client
 from keys.metering.throttle.base import BaseThrottle, bucket_size
 from keys.metering.types import KeyInfo
+from plumbing.loopbound import LoopBound
+from plumbing.redis import redis_client
 
 # Redis's own clock, so that workers on several machines agree on "now".
 _TAKE_LUA = """

@@ -1,25 +1,22 @@
-"""The LLM upstream: an OpenAI-compatible server reached over aiohttp, or the built-in demo model."""
+"""An OpenAI-compatible server reached over aiohttp."""
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from functools import lru_cache
 
 import aiohttp
 
 from gateway import messages
-from gateway.app_settings import app_settings
-from gateway.demo import DEMO_MODEL, DemoUpstream
 from gateway.errors import UpstreamError, UpstreamRefused
 from gateway.streams import Stream
-from keys.metering.loopbound import LoopBound
+from gateway.upstreams.base import BaseUpstream
+from plumbing.loopbound import LoopBound
 
-__all__ = ["DEMO_MODEL", "OpenAIUpstream", "UpstreamError", "UpstreamRefused", "client_for", "get_upstream"]
+# A 4xx body that names these is about Tollgate's credentials, whatever status the provider chose.
+_CREDENTIAL_WORDS = (b"api key", b"api_key", b"apikey", b"authorization", b"bearer")
 
 
-class OpenAIUpstream:
+class OpenAIUpstream(BaseUpstream):
     """An OpenAI-compatible server at base_url (which includes /v1, like the SDK's base_url)."""
-
-    is_demo = False
 
     def __init__(self, base_url: str, api_key: str, timeout: float, max_concurrent: int = 0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -29,6 +26,7 @@ class OpenAIUpstream:
         self.headers = {"content-type": "application/json"}
         # With Tollgate's own key sent, a 401 or 403 is about that key, never the user's request.
         self.sends_credentials = bool(api_key)
+        self._secret = api_key.encode()
         if api_key:
             self.headers["authorization"] = f"Bearer {api_key}"
         # Waits are timed here, not by aiohttp's sock_read, which re-arms a timer for every chunk read.
@@ -78,8 +76,19 @@ class OpenAIUpstream:
             raise UpstreamError(502, UpstreamError.CREDENTIALS, messages.UPSTREAM_CREDENTIALS)
         if response.status >= 400:
             body = await response.read()
+            if self._leaks_credentials(body):
+                raise UpstreamError(502, UpstreamError.CREDENTIALS, messages.UPSTREAM_CREDENTIALS)
             raise UpstreamRefused(response.status, body, response.headers.get("content-type", "application/json"))
         return response
+
+    def _leaks_credentials(self, body: bytes) -> bool:
+        """A refusal that echoes the provider's key, or talks about it, never reaches the client."""
+        if not self.sends_credentials:
+            return False
+        if self._secret in body:
+            return True
+        lowered = body[:4096].lower()
+        return any(word in lowered for word in _CREDENTIAL_WORDS)
 
     async def request(
         self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
@@ -155,30 +164,3 @@ class _IdleWatchdog:
 
     def stop(self) -> None:
         self._handle.cancel()
-
-
-Upstreamish = OpenAIUpstream | DemoUpstream
-
-
-@lru_cache(maxsize=256)
-def client_for(base_url: str, api_key: str, timeout: float, max_concurrent: int = 0) -> Upstreamish:
-    """One client (and connection pool) per upstream and credentials; the demo model for no URL."""
-    return OpenAIUpstream(base_url, api_key, timeout, max_concurrent) if base_url else DemoUpstream()
-
-
-def get_upstream() -> Upstreamish:
-    """The upstream for the current settings; the demo model when LLM_BASE_URL is unset."""
-    return client_for(
-        app_settings.LLM_BASE_URL, app_settings.LLM_API_KEY, app_settings.LLM_TIMEOUT, app_settings.LLM_MAX_CONCURRENT
-    )
-
-
-def default_model() -> str:
-    if not app_settings.LLM_BASE_URL:
-        return DEMO_MODEL
-    return app_settings.LLM_MODEL
-
-
-def upstream_at(url: str) -> OpenAIUpstream:
-    """An upstream that checks each user's own key itself (AWS API Gateway in front of the LLM)."""
-    return client_for(url, "", app_settings.LLM_TIMEOUT)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from gateway import messages
 from gateway.errors import UpstreamRefused
 from gateway.streams import Stream
+from gateway.upstreams.base import BaseUpstream
 
 JSON = "application/json"
 DEMO_MODEL = "tollgate-demo"
@@ -19,10 +20,9 @@ DEMO_REPLY = (
 )
 
 
-class DemoUpstream:
+class DemoUpstream(BaseUpstream):
     """A clearly labelled stand-in that answers with a fixed text, word by word."""
 
-    is_demo = True
     word_delay = 0.04
 
     async def request(

@@ -1,0 +1,278 @@
+"""The one door for a model call: route or refusal, admission, relay with failover, tokens, refund or record.
+
+/v1, the chat socket and /query all call through here; they only translate into HTTP, frames and text.
+"""
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+
+from gateway import balancer, metrics
+from gateway.bodies import ModelRequest
+from gateway.catalogue import Route, Target, catalogue, snapshot_load
+from gateway.errors import AdmissionRefused, UpstreamError, UpstreamRefused
+from gateway.metrics import socket_closed, socket_opened
+from gateway.sse import (
+    EventSplitter,
+    body_usage_tokens,
+    carries_usage,
+    delta_text,
+    event_payload,
+    event_usage,
+    usage_tokens,
+)
+from gateway.streams import Stream
+from gateway.upstreams import aws_gateway_upstream, default_model
+from keys import metering
+from keys.backends import get_backend
+from keys.metering import Admission, KeyInfo, RefusalCode, Verdict
+
+__all__ = [
+    "CHAT_PATH",
+    "Call",
+    "CallRefused",
+    "NoRoute",
+    "Refused",
+    "UpstreamError",
+    "UpstreamRefused",
+    "authenticate",
+    "call_admit",
+    "chat_request",
+    "default_model",
+    "key_load",
+    "plan_models",
+    "route_find",
+    "socket_closed",
+    "socket_opened",
+]
+logger = logging.getLogger(__name__)
+CHAT_PATH = "/chat/completions"
+# Refusals that are demand turned away by a limit: counted for the metrics and the Refusal rows.
+_LIMITS = frozenset({RefusalCode.REQUESTS, RefusalCode.TOKENS, RefusalCode.THROTTLE})
+
+
+@dataclass(frozen=True, slots=True)
+class NoRoute:
+    """The model does not exist, or the key's plan does not grant it."""
+
+    model: str
+    granted: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Not admitted: one code, and what the caller needs to say so."""
+
+    code: RefusalCode
+    info: KeyInfo
+    admission: Admission | None = None
+    retry_after: float = 0.0
+
+
+async def authenticate(raw: str) -> KeyInfo | None:
+    """The key's facts if `raw` is a known key (an expired one too: admission refuses it by code)."""
+    return await metering.authenticate(raw)
+
+
+async def key_load(key_id: int) -> KeyInfo | None:
+    """A key's facts by id, for callers that already know whose key it is (the chat page)."""
+    return await metering.key_load(key_id)
+
+
+async def route_find(*, info: KeyInfo, model: str | None, user_key: str | None = None) -> Route | NoRoute:
+    """Where `model` (or the default model) is served for this key's plan.
+
+    With a key backend that admits requests in front of the LLM (API Gateway) and the user's own
+    key given, the route is that gateway, which checks the key and admits by its usage plan.
+    """
+    name = model or default_model()
+    if not name:
+        return NoRoute("", [])
+    gateway_url = get_backend().external_gateway_url() if user_key is not None else ""
+    if gateway_url:
+        target = Target(None, "api-gateway", aws_gateway_upstream(gateway_url, user_key), 1, name)
+        return Route(name, (target,), admits_itself=True)
+    snapshot = await catalogue()
+    route = snapshot.route(name, info.plan_id)
+    return route if route is not None else NoRoute(name, snapshot.granted(info.plan_id))
+
+
+async def call_admit(*, info: KeyInfo, route: Route) -> "Call | Refused":
+    """Spend one request of the key's quota on a call along `route`, or say why not."""
+    metrics.note(model=route.model, plan=info.plan_name)
+    if info.expired:
+        return _refused(info, RefusalCode.EXPIRED)
+    if route.admits_itself:
+        return Call(info, route, None)
+    try:
+        verdict = await metering.admit(info)
+    except Exception:
+        logger.exception("quota check failed")
+        verdict = Verdict(refusal=RefusalCode.UNAVAILABLE)
+    if verdict.refusal is not None:
+        return _refused(info, verdict.refusal, verdict.admission, verdict.retry_after)
+    return Call(info, route, verdict.admission)
+
+
+def _refused(info: KeyInfo, code: RefusalCode, admission: Admission | None = None, retry: float = 0.0) -> Refused:
+    """The one place a refusal is counted."""
+    if code in _LIMITS:
+        metrics.count_refusal(info.plan_name, code.value)
+        metering.refusal_record(info, code)
+    return Refused(code, info, admission, retry)
+
+
+def plan_models(plan_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The model names each plan grants, for pages (reads the database); empty without a catalogue."""
+    snapshot = snapshot_load()
+    return {} if snapshot.empty else {plan_id: snapshot.granted(plan_id) for plan_id in plan_ids}
+
+
+def chat_request(*, model: str, messages: list[dict]) -> ModelRequest:
+    """A streamed chat completion of `messages`, as the chat page and /query ask for one."""
+    payload = {"model": model, "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
+    return ModelRequest(model=model, stream=True, raw=json.dumps(payload).encode(), payload=payload)
+
+
+class CallRefused(Exception):
+    """The upstream admits requests itself and refused this call; `refused` says why."""
+
+    def __init__(self, refused: Refused) -> None:
+        super().__init__(refused.code)
+        self.refused = refused
+
+
+@dataclass(slots=True)
+class Tally:
+    """Tokens an answer reported so far."""
+
+    prompt: int = 0
+    completion: int = 0
+
+
+class Call:
+    """One admitted call. It settles exactly once: refunded if no upstream answered, else recorded.
+
+    Raises UpstreamError or UpstreamRefused when the upstream did not answer (refunded), and
+    CallRefused when an upstream that admits by itself said no.
+    """
+
+    def __init__(self, info: KeyInfo, route: Route, admission: Admission | None) -> None:
+        self.info, self.route, self.admission = info, route, admission
+        self.tally = Tally()
+        self.wants_usage = True
+        self._stream: Stream | None = None
+        self._started = 0.0
+        self._settled = False
+
+    async def answer(self, path: str, request: ModelRequest) -> tuple[bytes, str]:
+        """The whole answer and its content type, recorded with the tokens it reports."""
+
+        async def attempt(target: Target) -> tuple[bytes, str]:
+            return await target.client.request("POST", path, request.body_for(target.model), _headers(request))
+
+        self._started = time.monotonic()
+        try:
+            (answer, content_type), _ = await balancer.with_failover(self.route, attempt)
+        except (UpstreamError, UpstreamRefused, AdmissionRefused) as exc:
+            await self._not_answered(exc)
+        self.tally.prompt, self.tally.completion = body_usage_tokens(answer)
+        self._record()
+        return answer, content_type
+
+    async def open(self, path: str, request: ModelRequest, *, asks_usage: bool = True) -> None:
+        """Open the streamed answer; `asks_usage` adds stream_options.include_usage to count its tokens."""
+        payload = request.payload or {}
+        # Chat and text completions report usage in a stream only when asked; the client may not have.
+        self.wants_usage = not asks_usage or bool((payload.get("stream_options") or {}).get("include_usage"))
+
+        async def attempt(target: Target) -> Stream:
+            body = request.body_for(target.model, include_usage=asks_usage)
+            return await target.client.stream(path, body, _headers(request))
+
+        self._started = time.monotonic()
+        try:
+            self._stream, _ = await balancer.with_failover(self.route, attempt)
+        except (UpstreamError, UpstreamRefused, AdmissionRefused) as exc:
+            await self._not_answered(exc)
+
+    async def events(self) -> AsyncIterator[bytes]:
+        """The stream's whole events as they arrive, a chunk's worth at a time, their usage noted.
+
+        Recorded when the stream ends; refunded (and UpstreamError raised) if the upstream breaks off.
+        """
+        splitter = EventSplitter()
+        try:
+            async for chunk in self._stream.chunks():
+                out = splitter.complete(chunk)
+                if out and b'"usage"' in out:
+                    out = b"".join(self._noting_usage(splitter.events(out)))
+                if out:
+                    yield out
+        except UpstreamError:
+            await self._refund()
+            raise
+        rest = splitter.rest()
+        if rest:
+            yield rest
+        self._record()
+
+    async def texts(self) -> AsyncIterator[str]:
+        """The answer's text as it arrives."""
+        async for out in self.events():
+            for event in EventSplitter.events(out):
+                data = event_payload(event)
+                text = delta_text(data) if data else ""
+                if text:
+                    yield text
+
+    def abandon(self) -> None:
+        """The client left or stopped the answer: end the upstream request and charge what arrived."""
+        if self._stream is not None:
+            self._stream.close()
+        self._record()
+
+    def _noting_usage(self, events: list[bytes]) -> list[bytes]:
+        kept = []
+        for event in events:
+            if carries_usage(event):
+                data = event_payload(event) or {}
+                self.tally.prompt, self.tally.completion = usage_tokens(event_usage(data))
+                if not self.wants_usage and not data.get("choices"):
+                    continue  # asked for by Tollgate, not by the client
+            kept.append(event)
+        return kept
+
+    async def _not_answered(self, exc: Exception) -> None:
+        metrics.note(upstream_seconds=time.monotonic() - self._started)
+        await self._refund()
+        if isinstance(exc, AdmissionRefused):
+            raise CallRefused(_refused(self.info, RefusalCode(exc.code))) from exc
+        raise exc
+
+    async def refund(self) -> None:
+        """Give the request back without calling the model (the caller found nothing to ask it)."""
+        await self._refund()
+
+    async def _refund(self) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        if self.admission is not None:
+            await metering.refund(self.info)
+
+    def _record(self) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        if self._started:
+            metrics.note(upstream_seconds=time.monotonic() - self._started)
+        model, prompt, completion = self.route.model, self.tally.prompt, self.tally.completion
+        metrics.count_tokens(model, prompt, completion)
+        metering.record_usage(self.info, model=model, prompt_tokens=prompt, completion_tokens=completion)
+
+
+def _headers(request: ModelRequest) -> dict:
+    return {"content-type": request.content_type}
