@@ -3,7 +3,8 @@
 Used by the tests as the LLM upstream and by bench/ as the thing the gateway stands in front of.
 Run alone: python -m testsupport.upstream --port 9100
 
-The model name steers one request: "fail-500" answers 500, "fail-400" answers 400, "fail-close" drops
+The model name steers one request: "fail-500" answers 500, "fail-400" answers 400, "echo-400" answers
+400 echoing the Authorization header it was sent, "fail-close" drops
 the connection, "slow-<ms>" waits before answering, "gap-<ms>" waits between streamed chunks, and
 "quota-429" / "throttle-429" answer as AWS API Gateway does past a usage plan's quota or throttle.
 Server-wide defaults (reply, chunk_gap, fail_status, refuse_credentials) can be changed by a test
@@ -152,6 +153,9 @@ class _Connection(asyncio.Protocol):
             return self._other(path, payload, model)
         if model == "fail-close":
             return self.transport.close()
+        if model == "echo-400":  # a provider that echoes the key it was sent in a 400, as some do
+            echo = {"error": {"message": f"Bad request with key {headers.get('authorization', '')}"}}
+            return self.transport.write(_response(400, json.dumps(echo).encode()))
         if model in ("quota-429", "throttle-429"):  # what AWS API Gateway answers past a usage plan
             message = b"Limit Exceeded" if model == "quota-429" else b"Too Many Requests"
             return self.transport.write(_response(429, b'{"message": "%s"}' % message))
