@@ -9,4 +9,4 @@ class KeysConfig(AppConfig):
     verbose_name = _("Plans and API keys")
 
     def ready(self) -> None:
-        from keys import alerts, audit_signals, checks  # noqa: F401  (registers the signal receivers and system checks)
+        from keys import checks  # noqa: F401  (registers the system checks)
