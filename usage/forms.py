@@ -11,7 +11,7 @@ class UsageFilter(forms.Form):
     """The page's filters. An invalid one is ignored, as a key id that is not the user's is."""
 
     key = forms.RegexField(regex=r"^[0-9]{1,18}$", required=False)
-    model = forms.CharField(max_length=128, required=False)  # CharField refuses NUL bytes itself
+    model = forms.CharField(max_length=128, required=False, strip=False)  # refuses NUL bytes itself
 
     def filters(self) -> tuple[int | None, str | None]:
         self.is_valid()
