@@ -1,7 +1,5 @@
 """Staff's usage overview at /admin/usage/: demand and refusals per day, plan, model, upstream and user."""
 
-import csv
-
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db.models import Sum
@@ -11,9 +9,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from gateway.models import UpstreamDay
-from keys.charts import bar_chart
 from keys.models import Refusal
-from keys.usage import daily_totals, refusals_by_reason, usage_by, usage_days, usage_rows
+from usage.charts import bar_chart
+from usage.exports import csv_response
+from usage.selectors import daily_totals, refusals_by_reason, usage_by, usage_days, usage_rows
 
 DAYS = 30
 REASONS = dict(Refusal.Reason.choices)  # a reason code no longer among them shows as the code
@@ -62,10 +61,5 @@ def usage_overview(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 @require_GET
 def refusals_csv(request: HttpRequest) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="tollgate-refusals-{DAYS}d.csv"'
-    writer = csv.writer(response, lineterminator="\n")
-    writer.writerow(["reason", "plan", "count"])
-    for row in refusals_by_reason(days=DAYS):
-        writer.writerow([row["reason"], row["plan"], row["count"]])
-    return response
+    rows = ([row["reason"], row["plan"], row["count"]] for row in refusals_by_reason(days=DAYS))
+    return csv_response(filename=f"tollgate-refusals-{DAYS}d.csv", header=["reason", "plan", "count"], rows=rows)

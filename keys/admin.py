@@ -1,4 +1,4 @@
-"""Staff manage plans, keys and usage here. No page ever shows a key's secret."""
+"""Staff manage plans and keys here. No page ever shows a key's secret."""
 
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
@@ -7,10 +7,10 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from keys import services
-from keys.audit import audit_record
 from keys.backends import get_backend
 from keys.exceptions import KeyServiceError
-from keys.models import ApiKey, AuditEvent, DailyUsage, Plan
+from keys.models import ApiKey, DailyUsage, Plan
+from keys.signals import plan_saved, plans_synced
 
 
 @admin.register(Plan)
@@ -49,8 +49,8 @@ class PlanAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Plan, form, change: bool) -> None:
         retired = change and "is_active" in form.changed_data and not obj.is_active
         super().save_model(request, obj, form, change)
-        action = "plan.retired" if retired else "plan.edited" if change else "plan.created"
-        audit_record(action=action, target=obj.name, actor=request.user, detail=", ".join(form.changed_data)[:300])
+        change_name = "retired" if retired else "edited" if change else "created"
+        plan_saved.send_robust(sender=Plan, plan=obj, change=change_name, fields=form.changed_data, actor=request.user)
         notice = get_backend().plan_change_notice()
         if notice:
             self.message_user(request, notice, messages.WARNING)
@@ -66,7 +66,7 @@ class PlanAdmin(admin.ModelAdmin):
             self.message_user(request, _("Nothing to sync: Tollgate enforces quotas itself."), messages.INFO)
             return
         summary = "; ".join(changes) or gettext("usage plans already match")
-        audit_record(action="plans.synced", target="API Gateway", actor=request.user, detail=summary)
+        plans_synced.send_robust(sender=Plan, summary=summary, actor=request.user)
         self.message_user(
             request, gettext("Synced all active plans: %(summary)s") % {"summary": summary}, messages.SUCCESS
         )
@@ -169,52 +169,3 @@ class ApiKeyAdmin(admin.ModelAdmin):
             self.message_user(request, gettext("Could not revoke %(key)s") % {"key": failure}, messages.ERROR)
         if not done and not failed:
             self.message_user(request, _("The selected keys were already revoked."), messages.WARNING)
-
-
-@admin.register(DailyUsage)
-class DailyUsageAdmin(admin.ModelAdmin):
-    """Read-only usage across all keys: requests answered and tokens, per key and UTC day."""
-
-    list_display = ["day", "key", "owner", "plan", "requests", "prompt_tokens", "completion_tokens"]
-    list_filter = ["day", "key__plan"]
-    search_fields = ["key__owner__email", "key__prefix"]
-    list_select_related = ["key__owner", "key__plan"]
-    date_hierarchy = "day"
-
-    @admin.display(description=_("owner"), ordering="key__owner__email")
-    def owner(self, usage: DailyUsage) -> str:
-        return usage.key.owner.email
-
-    @admin.display(description=_("plan"), ordering="key__plan__name")
-    def plan(self, usage: DailyUsage) -> str:
-        return usage.key.plan.name
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: DailyUsage | None = None) -> bool:
-        return False
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: who did what to which key or plan, when and from where. Nothing here can be changed."""
-
-    list_display = ["created_at", "actor_email", "action_name", "target", "subject", "ip", "detail"]
-    list_filter = ["action", "created_at"]
-    search_fields = ["actor_email", "target", "action", "subject__email", "ip"]
-    date_hierarchy = "created_at"
-    list_select_related = ["subject"]
-
-    @admin.display(description=_("action"), ordering="action")
-    def action_name(self, event: AuditEvent) -> str:
-        return event.action_name
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False

@@ -11,7 +11,7 @@ class KeysConfig(AppConfig):
     def ready(self) -> None:
         import atexit
 
-        from keys import alerts, audit_signals, checks  # noqa: F401  (registers the signal receivers and system checks)
+        from keys import checks  # noqa: F401  (registers the system checks)
         from keys.metering import quota_leases_give_back_all, usage_flush
 
         # What this process counted but has not written yet is written, or handed back, as it ends.

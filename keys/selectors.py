@@ -1,4 +1,4 @@
-"""Reads of plans, keys and usage, always scoped to who is asking."""
+"""Reads of plans and keys, always scoped to who is asking."""
 
 from dataclasses import dataclass
 
@@ -84,18 +84,3 @@ def expiry_choices(*, plan: Plan) -> list[tuple[str, str]]:
 
 def _expires_in(days: int) -> str:
     return ngettext("Expires in %(days)d day", "Expires in %(days)d days", days) % {"days": days}
-
-
-def usage_alerts_on(*, user: AbstractBaseUser) -> bool:
-    from keys.models import AccountSettings
-
-    settings = AccountSettings.objects.filter(user=user).first()
-    return settings is None or settings.usage_alerts
-
-
-def audit_events_for(*, user: AbstractBaseUser) -> QuerySet:
-    from django.db.models import Q
-
-    from keys.models import AuditEvent
-
-    return AuditEvent.objects.filter(Q(actor=user) | Q(subject=user))

@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from keys.audit import audit_record
 from keys.backends import get_backend
 from keys.crypto import key_generate, key_hash
 from keys.exceptions import (
@@ -24,6 +23,7 @@ from keys.exceptions import (
 )
 from keys.metering import carry_over, forget_key
 from keys.models import ApiKey, Plan
+from keys.signals import key_created, key_revoked, key_rotated, key_switched
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def key_create(
         ),
     )
     logger.info("key %s created for user %s in plan %s", key.public_prefix, owner.pk, plan.name)
-    audit_record(action="key.created", target=key.public_prefix, subject=owner, detail=plan.name)
+    key_created.send_robust(sender=ApiKey, key=key)
     return key, plaintext
 
 
@@ -117,7 +117,7 @@ def key_revoke(*, key: ApiKey, because: str = "revoked") -> ApiKey:
     key.save(update_fields=["revoked_at"])
     _forget(key)
     logger.info("key %s %s", key.public_prefix, because)
-    audit_record(action=f"key.{because}", target=key.public_prefix, subject=key.owner, detail=key.plan.name)
+    key_revoked.send_robust(sender=ApiKey, key=key, because=because)
     return key
 
 
@@ -156,7 +156,7 @@ def key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
         # The replacement works and the old key is revoked here; staff can delete the remote one.
         logger.warning("key %s rotated, but the backend could not retire the old key", key.public_prefix)
     logger.info("key %s rotated to %s", key.public_prefix, new_key.public_prefix)
-    audit_record(action="key.rotated", target=key.public_prefix, subject=key.owner, detail=new_key.public_prefix)
+    key_rotated.send_robust(sender=ApiKey, key=key, new_key=new_key)
     return new_key, plaintext
 
 
@@ -186,8 +186,7 @@ def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
         raise
     _forget(key)
     logger.info("key %s switched from %s to %s", key.public_prefix, old_plan.name, plan.name)
-    detail = f"{old_plan.name} → {plan.name}"
-    audit_record(action="key.switched", target=key.public_prefix, subject=key.owner, detail=detail)
+    key_switched.send_robust(sender=ApiKey, key=key, old_plan=old_plan)
     return key
 
 
@@ -206,16 +205,3 @@ def keys_expire_due() -> int:
 def _forget(key: ApiKey) -> None:
     """After the revocation commits, tell the quota store and this process's key cache."""
     transaction.on_commit(lambda: forget_key(key_id=key.pk, prefix=key.prefix))
-
-
-def account_settings_update(*, user: AbstractBaseUser, usage_alerts: bool) -> None:
-    from keys.models import AccountSettings
-
-    AccountSettings.objects.update_or_create(user=user, defaults={"usage_alerts": usage_alerts})
-
-
-def account_language_set(*, user: AbstractBaseUser, language: str) -> None:
-    """Remember the language a signed-in user chose, so that mail sent off any request speaks it too."""
-    from keys.models import AccountSettings
-
-    AccountSettings.objects.update_or_create(user=user, defaults={"language": language})

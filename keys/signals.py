@@ -1,6 +1,17 @@
-"""Signals keys sends for the apps above it to act on (mail, webhooks), without keys importing them."""
+"""Signals keys sends for the apps above it to act on (mail, the audit trail, webhooks), without keys importing them.
+
+Keys sends them with send_robust: a failing receiver is logged, and never undoes what already happened.
+"""
 
 from django.dispatch import Signal
 
 # Sent once per threshold crossed: key_id, day, kind ("requests" or "tokens"), percent (80 or 100).
 usage_threshold_crossed = Signal()
+
+# Sent after a change commits to the caller. `actor` (where given): who did it; otherwise the request's user.
+key_created = Signal()  # key
+key_revoked = Signal()  # key, because ("revoked", or "expired")
+key_rotated = Signal()  # key (the old one), new_key
+key_switched = Signal()  # key (now in its new plan), old_plan
+plan_saved = Signal()  # plan, change ("created", "edited" or "retired"), fields (names changed), actor
+plans_synced = Signal()  # summary (what changed at the backend), actor (None from manage.py)

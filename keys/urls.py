@@ -1,8 +1,8 @@
-"""URLs of the keys page, the seed's API and the REST API."""
+"""URLs of the keys page, the seed's API and the keys REST API."""
 
 from django.urls import path
 
-from keys import api, usage_views, views
+from keys import api, views
 
 urlpatterns = [
     path("keys/", views.keys_page, name="keys"),
@@ -10,9 +10,6 @@ urlpatterns = [
     path("keys/<int:pk>/revoke", views.key_revoke, name="key-revoke"),
     path("keys/<int:pk>/rotate", views.key_rotate, name="key-rotate"),
     path("keys/<int:pk>/switch", views.key_switch, name="key-switch"),
-    path("usage/", usage_views.usage_page, name="usage"),
-    path("usage/export.csv", usage_views.usage_export_csv, name="usage-export"),
-    path("api/v1/usage/", usage_views.UsageList.as_view(), name="api-usage"),
     path("plan", api.SeedPlanList.as_view(), name="seed-plan"),
     path("create_key", api.SeedCreateKey.as_view(), name="seed-create-key"),
     path("api/v1/plans/", api.PlanList.as_view(), name="api-plans"),

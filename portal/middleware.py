@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from keys.audit import current_actor, current_ip
+from accounts.audit import current_actor, current_ip
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "keys",
+    "accounts",
+    "usage",
     "gateway",
     "chat",
 ]

@@ -54,11 +54,3 @@ def test_revoke_action(staff_client, user, key_factory):
     )
     assert "Revoked 1 key" in response.content.decode()
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
-
-
-def test_usage_overview_is_read_only(staff_client, user, key_factory):
-    key, _ = key_factory(user)
-    DailyUsage.objects.create(key=key, day=utc_today(), requests=7, prompt_tokens=1, completion_tokens=2)
-    page = staff_client.get("/admin/keys/dailyusage/").content.decode()
-    assert "alice@example.com" in page and "10RequestPerDay" in page
-    assert staff_client.get("/admin/keys/dailyusage/add/").status_code == 403

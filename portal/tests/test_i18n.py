@@ -13,10 +13,11 @@ from django.conf import settings
 from django.core import mail
 from django.test import Client
 
+from accounts.models import AccountSettings
 from gateway.upstreams import default_model
-from keys import alerts
 from keys.metering import utc_today
-from keys.models import AccountSettings, ApiKey, QuotaCounter
+from keys.models import ApiKey, QuotaCounter
+from usage import alerts
 
 ROOT = Path(settings.BASE_DIR)
 CATALOGUES = [ROOT / "locale" / "th" / "LC_MESSAGES" / f"{domain}.po" for domain in ("django", "djangojs")]
@@ -103,7 +104,7 @@ def test_every_marked_string_is_in_the_catalogue(tmp_path):
     """makemessages over a copy of the sources finds exactly the strings locale/th holds: none left untranslated,
     none stale."""
     assert shutil.which("xgettext"), "GNU gettext is missing: `make test` installs it"
-    for name in ("plumbing", "keys", "gateway", "chat", "portal", "templates", "static"):
+    for name in ("plumbing", "keys", "accounts", "usage", "gateway", "chat", "portal", "templates", "static"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("tests", "__pycache__", "fonts"))
     shutil.copy(ROOT / "manage.py", tmp_path)
     (tmp_path / "locale").mkdir()
@@ -281,7 +282,7 @@ def test_the_admin_is_thai_for_a_thai_staff_member(client, user_factory, plans, 
         "/admin/keys/apikey/": "เพิกถอนคีย์ที่เลือก",
         f"/admin/keys/apikey/{key.pk}/change/": "คำนำหน้าคีย์",
         "/admin/keys/dailyusage/": "การใช้งานรายวัน",
-        "/admin/keys/auditevent/": "สร้างคีย์",
+        "/admin/accounts/auditevent/": "สร้างคีย์",
         "/admin/gateway/upstream/add/": "ตัวแปรสภาพแวดล้อมของคีย์ API",
         "/admin/gateway/catalogmodel/add/": "แพ็กเกจที่ให้ใช้โมเดลนี้",
         "/admin/chat/conversation/": "บทสนทนา",

@@ -2,9 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from keys.audit import audit_record
 from keys.exceptions import KeyBackendError
+from keys.models import Plan
 from keys.plan_sync import plans_import, plans_sync
+from keys.signals import plans_synced
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         if not dry_run:
             summary = "; ".join(str(change) for change in changes) or "already matched"
-            audit_record(action="plans.synced", target="API Gateway", detail=f"manage.py sync_plans: {summary}")
+            plans_synced.send_robust(sender=Plan, summary=f"manage.py sync_plans: {summary}", actor=None)
         prefix = "would " if dry_run else ""
         for change in changes:
             self.stdout.write(f"{prefix}{change}")

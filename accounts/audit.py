@@ -6,7 +6,7 @@ import logging
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from keys.models import AuditEvent
+from accounts.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 current_actor: contextvars.ContextVar[AbstractBaseUser | None] = contextvars.ContextVar("actor", default=None)

@@ -7,19 +7,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, close_old_connections, transaction
-from django.dispatch import receiver
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
 
-from keys.models import AccountSettings, ApiKey, Plan, UsageAlert
-from keys.signals import usage_threshold_crossed
+from accounts.selectors import account_settings_get
+from keys.models import ApiKey, Plan
+from usage.models import UsageAlert
 
 logger = logging.getLogger(__name__)
 # Mail has a thread of its own: a slow mail server must never hold up the quota's database thread.
 _mailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tollgate-mail")
 
 
-@receiver(usage_threshold_crossed)
 def alert_on_threshold(*, key_id: int, day: datetime.date, kind: str, percent: int, **_) -> None:
     alert_later(key_id=key_id, day=day, kind=kind, percent=percent)
 
@@ -44,10 +43,10 @@ def alert_send(*, key_id: int, day: datetime.date, kind: str, percent: int) -> b
     key = ApiKey.objects.select_related("owner", "plan").filter(pk=key_id).first()
     if key is None or not key.owner.email:
         return False
-    preferences = AccountSettings.objects.filter(user=key.owner).first()
-    if preferences is not None and not preferences.usage_alerts:
+    preferences = account_settings_get(user=key.owner)
+    if not preferences.usage_alerts:
         return False
-    with translation.override((preferences.language if preferences else "") or settings.LANGUAGE_CODE):
+    with translation.override(preferences.language or settings.LANGUAGE_CODE):
         subject, body = _alert_text(key=key, day=day, kind=kind, percent=percent)
     try:
         send_mail(subject, body, None, [key.owner.email])

@@ -6,9 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from accounts.models import AuditEvent
 from conftest import PASSWORD
 from keys import services
-from keys.models import ApiKey, AuditEvent, Plan
+from keys.models import ApiKey, Plan
 
 pytestmark = pytest.mark.django_db
 
@@ -99,14 +100,34 @@ def test_users_see_only_their_own_activity(client, user, other_user, plans):
 def test_staff_search_the_trail_but_cannot_change_or_delete_it(staff_client, user, plans):
     key, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
     event = AuditEvent.objects.get(action="key.created")
-    listing = staff_client.get("/admin/keys/auditevent/", {"q": key.public_prefix}).content.decode()
+    listing = staff_client.get("/admin/accounts/auditevent/", {"q": key.public_prefix}).content.decode()
     assert key.public_prefix in listing and "key.created" in listing
-    assert staff_client.get(f"/admin/keys/auditevent/{event.pk}/change/").status_code == 200  # view only
-    assert staff_client.post(f"/admin/keys/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
-    assert staff_client.get("/admin/keys/auditevent/add/").status_code == 403
+    assert staff_client.get(f"/admin/accounts/auditevent/{event.pk}/change/").status_code == 200  # view only
+    assert staff_client.post(f"/admin/accounts/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert staff_client.get("/admin/accounts/auditevent/add/").status_code == 403
     event.detail = "tampered"
     with pytest.raises(ValidationError):
         event.save()
     with pytest.raises(ValidationError):
         event.delete()
     assert AuditEvent.objects.get(pk=event.pk).detail == "10RequestPerDay"
+
+
+def test_old_admin_address_of_the_trail_leads_to_its_new_one(staff_client, user, plans):
+    services.key_create(owner=user, plan_name="10RequestPerDay")
+    event = AuditEvent.objects.get(action="key.created")
+    moved = staff_client.get("/admin/keys/auditevent/", {"q": "key"})
+    assert moved.status_code == 301 and moved["location"] == "/admin/accounts/auditevent/?q=key"
+    change = staff_client.get(f"/admin/keys/auditevent/{event.pk}/change/", follow=True)
+    assert change.redirect_chain[0][0] == f"/admin/accounts/auditevent/{event.pk}/change/"
+    assert change.status_code == 200 and "key.created" in change.content.decode()
+
+
+def test_a_failing_trail_never_undoes_the_key(user, plans, monkeypatch, caplog):
+    def broken(**kwargs):
+        raise RuntimeError("the trail is down")
+
+    monkeypatch.setattr(AuditEvent.objects, "create", broken)
+    key, plaintext = services.key_create(owner=user, plan_name="10RequestPerDay")
+    assert ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).exists() and plaintext
+    assert "could not record the audit event key.created" in caplog.text
