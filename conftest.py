@@ -299,7 +299,7 @@ def aws(settings, monkeypatch, plans):
         settings.AWS_API_GATEWAY_API_ID = api_id
         settings.AWS_API_GATEWAY_STAGE = "prod"
         settings.AWS_API_GATEWAY_URL = f"https://{api_id}.execute-api.us-east-1.amazonaws.com/prod"
-        from keys.plan_sync import plans_sync
+        from apigateway.plans import plans_sync
 
         plans_sync()
         yield AwsSetup(client, api_id)

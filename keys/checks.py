@@ -15,7 +15,7 @@ def check_keys_backend(app_configs=None, **kwargs) -> list[Error]:
     except ImproperlyConfigured as exc:
         return [Error(str(exc), hint="Set KEYS_BACKEND to 'local' or 'aws'.", id="keys.E001")]
     errors = []
-    if backend_path() == "keys.backends.aws.AwsKeyBackend":
+    if backend_path() == "apigateway.backend.AwsKeyBackend":
         required = {
             "AWS_API_GATEWAY_API_ID": app_settings.AWS_API_GATEWAY_API_ID,
             "AWS_API_GATEWAY_STAGE": app_settings.AWS_API_GATEWAY_STAGE,

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "keys",
     "accounts",
     "usage",
+    "apigateway",
     "gateway",
     "chat",
 ]

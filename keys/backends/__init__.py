@@ -8,7 +8,7 @@ from keys.backends.base import BaseKeyBackend
 
 ALIASES = {
     "local": "keys.backends.local.LocalKeyBackend",
-    "aws": "keys.backends.aws.AwsKeyBackend",
+    "aws": "apigateway.backend.AwsKeyBackend",
 }
 
 

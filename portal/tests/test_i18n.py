@@ -104,7 +104,18 @@ def test_every_marked_string_is_in_the_catalogue(tmp_path):
     """makemessages over a copy of the sources finds exactly the strings locale/th holds: none left untranslated,
     none stale."""
     assert shutil.which("xgettext"), "GNU gettext is missing: `make test` installs it"
-    for name in ("plumbing", "keys", "accounts", "usage", "gateway", "chat", "portal", "templates", "static"):
+    for name in (
+        "plumbing",
+        "keys",
+        "accounts",
+        "usage",
+        "apigateway",
+        "gateway",
+        "chat",
+        "portal",
+        "templates",
+        "static",
+    ):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("tests", "__pycache__", "fonts"))
     shutil.copy(ROOT / "manage.py", tmp_path)
     (tmp_path / "locale").mkdir()

@@ -7,13 +7,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy
 
+from apigateway.client import apigateway_client, aws_errors, error_code
+from apigateway.plans import plans_sync
 from keys.app_settings import app_settings
-from keys.aws_client import apigateway_client, aws_errors, error_code
 from keys.backends.base import BaseKeyBackend
 from keys.exceptions import KeyBackendError
 from keys.metering import utc_today
 from keys.models import ApiKey, Plan
-from keys.plan_sync import plans_sync
 
 logger = logging.getLogger(__name__)
 

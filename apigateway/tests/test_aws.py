@@ -10,12 +10,12 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from django.core.management import call_command
 
+from apigateway.backend import AwsKeyBackend
+from apigateway.plans import plans_import, plans_sync
 from keys import services
-from keys.backends.aws import AwsKeyBackend
 from keys.checks import check_keys_backend
 from keys.exceptions import KeyBackendError
 from keys.models import ApiKey, Plan
-from keys.plan_sync import plans_import, plans_sync
 
 pytestmark = pytest.mark.django_db
 

@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apigateway.plans import plans_import, plans_sync
 from keys.exceptions import KeyBackendError
 from keys.models import Plan
-from keys.plan_sync import plans_import, plans_sync
 from keys.signals import plans_synced
 
 

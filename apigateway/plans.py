@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy
 
+from apigateway.client import apigateway_client, aws_errors
 from keys.app_settings import app_settings
-from keys.aws_client import apigateway_client, aws_errors
 from keys.models import Plan
 
 
