@@ -105,3 +105,10 @@ def test_the_layering_test_sees_an_upward_import(tmp_path):
         "keys/probe.py:2 imports chat.answers",
         "keys/probe.py:2 imports chat.answers.reply",
     ]
+
+
+def test_no_app_holds_more_than_a_third_of_the_code():
+    """Apps with one job each: none is over 35% of the code (tests and migrations not counted)."""
+    lines = {app: sum(len(p.read_text(encoding="utf-8").splitlines()) for p in source_files(app)) for app in LAYERS}
+    total = sum(lines.values())
+    assert all(count / total <= 0.35 for count in lines.values()), {a: f"{n / total:.0%}" for a, n in lines.items()}
