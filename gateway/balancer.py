@@ -37,13 +37,17 @@ def _resting(target: Target, now: float) -> bool:
 
 
 def order(targets: tuple[Target, ...]) -> list[Target]:
-    """Targets in the order to try them: a weighted pick first; upstreams at rest only if all are."""
+    """Targets in the order to try them: a weighted pick among those not resting, the others
+    not resting, then (a last resort before giving up) those the circuit breaker rests."""
     if len(targets) == 1:
         return list(targets)
     now = time.monotonic()
-    ready = [t for t in targets if not _resting(t, now)] or list(targets)
+    ready = [t for t in targets if not _resting(t, now)]
+    resting = [t for t in targets if t not in ready]
+    if not ready:
+        ready, resting = resting, []
     first = random.choices(ready, weights=[t.weight for t in ready])[0]
-    return [first, *(t for t in ready if t is not first)]
+    return [first, *(t for t in ready if t is not first), *resting]
 
 
 def note_success(target: Target, seconds: float = 0.0) -> None:
@@ -59,7 +63,7 @@ def note_failure(target: Target, exc: UpstreamError, seconds: float = 0.0) -> No
     if circuit.failures >= FAILURES_TO_OPEN:
         circuit.open_until = time.monotonic() + REST_SECONDS
     # exc.message names the upstream's own status where it gave one ("failed (HTTP 500)").
-    logger.warning("upstream %s failed: %s, %s (answered %s)", target.upstream_name, exc.code, exc.message, exc.status)
+    logger.warning("upstream %s failed: %s, %s", target.upstream_name, exc.code, exc.message)
     health.record_failure(target.upstream_id, f"{exc.code}: {exc.message}", seconds)
     metrics.count_upstream(target.upstream_name, exc.code)
 
@@ -78,6 +82,10 @@ async def with_failover(route: Route, attempt: Callable[[Target], Awaitable[T]])
                 raise
             continue
         note_success(target, time.monotonic() - started)
+        if index:
+            logger.info(
+                "upstream %s rescued the call after %s failed", target.upstream_name, candidates[0].upstream_name
+            )
         return result, target
     raise AssertionError("unreachable: a route has at least one target")
 

@@ -101,7 +101,7 @@ async def route_find(*, info: KeyInfo, model: str | None, user_key: str | None =
 
 async def call_admit(*, info: KeyInfo, route: Route) -> "Call | Refused":
     """Spend one request of the key's quota on a call along `route`, or say why not."""
-    metrics.note(model=route.model, plan=info.plan_name)
+    metrics.note(model=model_label(route), plan=info.plan_name)
     if info.expired:
         return _refused(info, RefusalCode.EXPIRED)
     if route.admits_itself:
@@ -114,6 +114,16 @@ async def call_admit(*, info: KeyInfo, route: Route) -> "Call | Refused":
     if verdict.refusal is not None:
         return _refused(info, verdict.refusal, verdict.admission, verdict.retry_after)
     return Call(info, route, verdict.admission)
+
+
+def model_label(route: Route) -> str:
+    """The model as the metrics name it: a catalogue name or the default model, else "other".
+
+    Without a catalogue any name a client sends is routed; as a label each would mint a series.
+    """
+    if route.targets and route.targets[0].upstream_id is None and route.model != default_model():
+        return "other"
+    return route.model
 
 
 def _refused(info: KeyInfo, code: RefusalCode, admission: Admission | None = None, retry: float = 0.0) -> Refused:
@@ -270,7 +280,7 @@ class Call:
         if self._started:
             metrics.note(upstream_seconds=time.monotonic() - self._started)
         model, prompt, completion = self.route.model, self.tally.prompt, self.tally.completion
-        metrics.count_tokens(model, prompt, completion)
+        metrics.count_tokens(model_label(self.route), prompt, completion)
         metering.record_usage(self.info, model=model, prompt_tokens=prompt, completion_tokens=completion)
 
 

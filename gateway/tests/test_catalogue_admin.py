@@ -1,5 +1,6 @@
 """The catalogue's admin, its file loader, and its secrets at rest."""
 
+import asyncio
 import json
 import os
 
@@ -171,6 +172,34 @@ def test_a_failing_upstream_rests_then_is_tried_again(monkeypatch):
     assert all(balancer.order(route.targets)[0] is b for _ in range(20))  # a rests
     clock[0] += balancer.REST_SECONDS + 1
     assert {balancer.order(route.targets)[0].upstream_name for _ in range(60)} == {"a", "b"}
+
+
+def test_a_resting_upstream_is_the_last_resort_before_a_502(monkeypatch):
+    a, b = (Target(i, name, None, 1, "m") for i, name in ((1, "a"), (2, "b")))
+    monkeypatch.setattr(balancer.health, "record_failure", lambda *args: None)
+    monkeypatch.setattr(balancer.health, "record_success", lambda *args: None)
+    for _ in range(balancer.FAILURES_TO_OPEN):
+        balancer.note_failure(a, UpstreamError(502, UpstreamError.FAILED, "down"))
+    tried = []
+
+    async def attempt(target):
+        tried.append(target.upstream_name)
+        if target is b:
+            raise UpstreamError(502, UpstreamError.FAILED, "down too")
+        return "answered"
+
+    result, target = asyncio.run(balancer.with_failover(Route("m", (a, b)), attempt))
+    assert (result, target, tried) == ("answered", a, ["b", "a"])
+
+
+def test_metrics_name_only_known_models(settings):
+    from gateway.calls import model_label
+
+    settings.LLM_BASE_URL, settings.LLM_MODEL = "http://127.0.0.1:9/v1", "loopback-model"
+    default = Target(None, "default", None, 1, "x")
+    assert model_label(Route("loopback-model", (default,))) == "loopback-model"
+    assert model_label(Route("junk-4711", (default,))) == "other"  # without a catalogue any name is routed
+    assert model_label(Route("first", (Target(3, "one", None, 1, "first"),))) == "first"
 
 
 def test_weights_spread_requests(monkeypatch):
