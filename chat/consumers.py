@@ -15,6 +15,7 @@ from gateway import calls
 from gateway.calls import Call, NoRoute, Refused
 from keys.backends import get_backend
 from keys.metering import RefusalCode, seconds_until_reset
+from plumbing.outages import OUTAGES
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return await self.error("bad_request", messages.FRAME_NOT_JSON)
         if not isinstance(content, dict):
             return await self.error("bad_request", messages.FRAME_NOT_JSON)
-        await self.receive_json(content)
+        try:
+            await self.receive_json(content)
+        except OUTAGES:
+            logger.exception("a store was unreachable while answering a chat frame")
+            await self.error("unavailable", messages.UNAVAILABLE, retry=True)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
         kind = content.get("type")
@@ -166,5 +171,5 @@ _REFUSAL_FRAMES = {
     RefusalCode.THROTTLE: lambda _: ("too_many_requests", messages.TOO_MANY_REQUESTS, {"detail": messages.SLOW_DOWN}),
     RefusalCode.REVOKED: lambda _: ("invalid_key", messages.KEY_REVOKED, {}),
     RefusalCode.EXPIRED: lambda _: ("invalid_key", messages.KEY_EXPIRED, {}),
-    RefusalCode.UNAVAILABLE: lambda _: ("unavailable", messages.OUR_FAILURE, {"retry": True}),
+    RefusalCode.UNAVAILABLE: lambda _: ("unavailable", messages.UNAVAILABLE, {"retry": True}),
 }

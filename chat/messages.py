@@ -25,6 +25,9 @@ NO_CONVERSATION = _("That conversation does not exist.")
 MODEL_FAILED = _("Something went wrong: the model did not answer. This message was not charged.")
 MODEL_REFUSED = _("Something went wrong: the model refused the request. This message was not charged.")
 OUR_FAILURE = _("Something went wrong on our side. This message was not charged.")
+UNAVAILABLE = _(
+    "Tollgate cannot reach its database or cache just now. This message was not charged; try again shortly."
+)
 
 
 def limit_detail(plan: str, limit: int) -> str:

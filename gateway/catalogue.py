@@ -5,6 +5,7 @@ model), exactly as before the catalogue existed.
 """
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,6 +13,8 @@ from functools import lru_cache
 from gateway.app_settings import app_settings
 from gateway.upstreams import BaseUpstream, client_for, get_upstream
 from plumbing.dbthread import in_db_thread
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,15 @@ class _Cache:
         return await asyncio.shield(self._reloading)
 
     async def _reload(self) -> Snapshot:
-        snapshot = await in_db_thread(snapshot_load)
+        try:
+            snapshot = await in_db_thread(snapshot_load)
+        except Exception:
+            if self.snapshot is None:
+                raise
+            # The database is away: keep serving what it last said, and ask again in a moment.
+            logger.warning("catalogue reload failed; serving the last snapshot", exc_info=True)
+            self.expires = time.monotonic() + 1.0
+            return self.snapshot
         self.snapshot, self.expires = snapshot, time.monotonic() + app_settings.GATEWAY_CATALOGUE_SECONDS
         return snapshot
 

@@ -1,11 +1,16 @@
 """The gateway's front door: /v1/* (and any extra routes given) to their handlers, the rest to Django."""
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from gateway import messages, metrics
 from gateway.endpoints import ROUTES
 from gateway.http import Receive, Scope, Send, send_bytes, send_error
+from gateway.refusals import send_unavailable
+from plumbing.outages import OUTAGES
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 Routes = dict[str, tuple[str, Handler]]
@@ -59,9 +64,16 @@ async def dispatch(routes: Routes, scope: Scope, receive: Receive, plain_send: S
         message = messages.wrong_method(route[0], path)
         allow = [(b"allow", route[0].encode())]
         return await send_error(send, 405, message, "invalid_request_error", "method_not_allowed", allow)
-    if metrics.enabled() and path != "/metrics":
-        return await observed(route[1], path, scope, receive, send)
-    await route[1](scope, receive, send)
+    try:
+        if metrics.enabled() and path != "/metrics":
+            return await observed(route[1], path, scope, receive, send)
+        await route[1](scope, receive, send)
+    except OUTAGES:
+        logger.exception("a store was unreachable while answering %s", path)
+        try:
+            await send_unavailable(send)
+        except Exception:  # the answer had begun: the server ends the connection
+            pass
 
 
 async def observed(handler: Handler, path: str, scope: Scope, receive: Receive, send: Send) -> None:

@@ -15,6 +15,8 @@ admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = gettext_lazy("Tollgate administration")
 admin.site.site_title = gettext_lazy("Tollgate admin")
 
+handler500 = "portal.views.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

@@ -1,14 +1,18 @@
 """The landing page, the dashboard, the language switch and the health check."""
 
+import sys
+
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
 from accounts.services import account_language_set
 from keys.selectors import key_rows, plan_list
+from plumbing.outages import is_outage
 
 
 @require_GET
@@ -36,3 +40,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as exc:
         return JsonResponse({"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """A styled 503 while the database or Redis cannot be reached (try again), a styled 500 otherwise.
+
+    Rendered without the request's context: the context processors would reach for the store that is down.
+    """
+    outage = is_outage(sys.exc_info()[1] or Exception())
+    page = loader.render_to_string("503.html" if outage else "500.html")
+    if outage:
+        return HttpResponse(page, status=503, headers={"Retry-After": "30"})
+    return HttpResponseServerError(page)

@@ -47,6 +47,8 @@ class Leases:
         self._seen: dict[tuple[int, datetime.date], int] = {}  # the day's count the store last reported
         self._taking: set[tuple[int, datetime.date]] = set()  # keys with a block being taken now
         self._sweeper: asyncio.Task | None = None
+        # Hand-backs that failed (the store was away): (key id, day) -> (info, count), retried each sweep.
+        self._owed: dict[tuple[int, datetime.date], tuple[KeyInfo, int]] = {}
 
     def _spend(self, info: KeyInfo, day: datetime.date) -> Admission | None:
         lease = self._leases.get((info.key_id, day))
@@ -119,7 +121,17 @@ class Leases:
             del self._leases[(lease.info.key_id, lease.day)]
         if lease.left:
             left, lease.left = lease.left, 0
-            await store.give_back(lease.info, lease.day, left)
+            await self._give_back(store, lease.info, lease.day, left)
+
+    async def _give_back(self, store: BaseQuotaStore, info: KeyInfo, day: datetime.date, count: int) -> None:
+        try:
+            await store.give_back(info, day, count)
+        except Exception as exc:
+            # Kept and retried at the next sweep: these requests were never used and must not be lost.
+            key = (info.key_id, day)
+            self._owed[key] = (info, self._owed.get(key, (info, 0))[1] + count)
+            logger.warning("could not hand back %d leased requests of key %s yet: %s", count, info.key_id, exc)
+            self._sweep_later(store)
 
     def _sweep_later(self, store: BaseQuotaStore) -> None:
         loop = asyncio.get_running_loop()
@@ -128,13 +140,19 @@ class Leases:
 
     async def _sweep(self, store: BaseQuotaStore) -> None:
         """Hand back expired leases' unspent requests, so a quiet key's lease does not sit idle."""
-        while self._leases:
+        while self._leases or self._owed:
             await asyncio.sleep(LEASE_SECONDS)
-            now = time.monotonic()
-            for lease in [lease for lease in self._leases.values() if lease.expires <= now]:
-                await self._end(store, lease)
-            for k in [k for k in self._seen if k not in self._leases]:
-                del self._seen[k]
+            try:
+                now = time.monotonic()
+                owed, self._owed = self._owed, {}
+                for (_, day), (info, count) in owed.items():
+                    await self._give_back(store, info, day, count)
+                for lease in [lease for lease in self._leases.values() if lease.expires <= now]:
+                    await self._end(store, lease)
+                for k in [k for k in self._seen if k not in self._leases]:
+                    del self._seen[k]
+            except Exception:  # the sweeper outlives any one failure: it is what hands leases back
+                logger.exception("lease sweep failed; trying again at the next")
 
     def give_back_all_sync(self) -> None:
         """At exit: hand back every unspent request (best effort; the process is going away)."""
@@ -142,6 +160,8 @@ class Leases:
 
         store, leases = get_quota_store(), list(self._leases.values())
         self._leases.clear()
+        leases += [_Lease(info, day, count, 0, 0.0) for (_, day), (info, count) in self._owed.items()]
+        self._owed.clear()
         for lease in leases:
             if lease.left:
                 try:
@@ -156,6 +176,7 @@ class Leases:
         self._leases.clear()
         self._seen.clear()
         self._taking.clear()
+        self._owed.clear()
 
 
 quota_leases = Leases()

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 
 from keys.models import ApiKey, DailyUsage, Refusal
 from plumbing.dbthread import in_db_thread
+from plumbing.outages import is_outage
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ class UsageRecorder:
 
     async def flush(self) -> None:
         await in_db_thread(self.flush_sync)
+        if self._pending or self._refused:
+            self._flush_soon()  # what the database could not take yet is tried again in a second
 
     def flush_sync(self) -> None:
         pending, self._pending = self._pending, defaultdict(lambda: [0, 0, 0])
@@ -99,7 +102,8 @@ class UsageRecorder:
         refused, self._refused = self._refused, defaultdict(int)
         last_used, self._last_used = self._last_used, {}
         failed = 0
-        for (key_id, day, model), (requests, prompt, completion) in pending.items():
+        for (key_id, day, model), totals in pending.items():
+            requests, prompt, completion = totals
             # One savepoint per row: a key deleted meanwhile must not lose everyone else's numbers.
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
@@ -107,14 +111,19 @@ class UsageRecorder:
                     if key_id in last_used:
                         when = datetime.datetime.fromtimestamp(last_used.pop(key_id), datetime.UTC)
                         ApiKey.objects.filter(pk=key_id).update(last_used_at=when)
-            except Exception:
+            except Exception as exc:
                 failed += 1
+                if is_outage(exc):  # kept for the next flush: the database will be back
+                    kept = self._pending[(key_id, day, model)]
+                    kept[:] = [a + b for a, b in zip(kept, totals, strict=True)]
         for (key_id, day, reason), count in refused.items():
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(_REFUSAL_SQL, (key_id, day, reason, count))
-            except Exception:
+            except Exception as exc:
                 failed += 1
+                if is_outage(exc):
+                    self._refused[(key_id, day, reason)] += count
         if tokens and self.on_tokens is not None:
             try:
                 self.on_tokens(tokens)
