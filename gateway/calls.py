@@ -111,6 +111,7 @@ async def call_admit(*, info: KeyInfo, route: Route) -> "Call | Refused":
     except Exception:
         logger.exception("quota check failed")
         verdict = Verdict(refusal=RefusalCode.UNAVAILABLE)
+    info = verdict.info or info  # the key moved plans since its facts were cached
     if verdict.refusal is not None:
         return _refused(info, verdict.refusal, verdict.admission, verdict.retry_after)
     return Call(info, route, verdict.admission)

@@ -171,15 +171,20 @@ def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
         raise SamePlan()
     if ApiKey.objects.filter(owner_id=key.owner_id, plan=plan, revoked_at__isnull=True).exists():
         raise KeyAlreadyExists(format_lazy(_("You already have an active key in {plan}."), plan=plan.name))
-    old_plan, backend = key.plan, get_backend()
+    old_plan, old_expiry, backend = key.plan, key.expires_at, get_backend()
     backend.switch_key_plan(api_key=key, old_plan=old_plan, new_plan=plan)  # remote first, undone below
     try:
-        carry_over(owner_id=key.owner_id, from_plan_id=old_plan.pk, to_plan_id=plan.pk)
         with transaction.atomic():
             key.plan = plan
-            key.save(update_fields=["plan"])
+            if plan.max_key_days:  # the new plan's longest life applies from now
+                latest = timezone.now() + datetime.timedelta(days=plan.max_key_days)
+                key.expires_at = min(key.expires_at or latest, latest)
+            key.save(update_fields=["plan", "expires_at"])
+            # After the save, in the same transaction: the stores refuse the old plan for this key from
+            # here on, so nothing admitted there after the count was carried is missed.
+            carry_over(owner_id=key.owner_id, key_id=key.pk, from_plan_id=old_plan.pk, to_plan_id=plan.pk)
     except BaseException as exc:
-        key.plan = old_plan
+        key.plan, key.expires_at = old_plan, old_expiry
         backend.switch_key_plan(api_key=key, old_plan=plan, new_plan=old_plan)
         if isinstance(exc, IntegrityError):
             raise KeyAlreadyExists(format_lazy(_("You already have an active key in {plan}."), plan=plan.name)) from exc

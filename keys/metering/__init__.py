@@ -7,7 +7,7 @@ import dataclasses
 import datetime
 import logging
 
-from keys.metering.keycache import key_authenticate, key_cache_forget, key_info_load
+from keys.metering.keycache import key_authenticate, key_cache_forget, key_cache_forget_id, key_info_load
 from keys.metering.leases import quota_leases
 from keys.metering.quota import get_quota_store
 from keys.metering.thresholds import THRESHOLDS, thresholds_note
@@ -54,6 +54,19 @@ async def key_load(key_id: int) -> KeyInfo | None:
 
 
 async def admit(info: KeyInfo) -> Verdict:
+    """Admit one request for the key (see _admit). A key that moved to another plan since its facts
+    were cached is admitted by its new plan; the verdict then carries the fresh facts."""
+    verdict = await _admit(info)
+    if verdict.admission is None or not verdict.admission.moved:
+        return verdict
+    key_cache_forget_id(info.key_id)
+    fresh = await key_load(info.key_id)
+    if fresh is None:
+        return Verdict(refusal=RefusalCode.REVOKED)
+    return dataclasses.replace(await _admit(fresh), info=fresh)
+
+
+async def _admit(info: KeyInfo) -> Verdict:
     """Throttle first (free), then the day's tokens (read, not spent), then spend one request.
 
     A refusal is not recorded here: the caller answers it and records it once (refusal_record).
@@ -77,6 +90,8 @@ async def admit(info: KeyInfo) -> Verdict:
         admission = dataclasses.replace(admission, tokens_used=tokens, token_limit=info.token_limit)
     if admission.revoked:
         return Verdict(admission=admission, refusal=RefusalCode.REVOKED)
+    if admission.moved:
+        return Verdict(admission=admission, refusal=RefusalCode.REVOKED)  # admit() tries the new plan
     if not admission.admitted:
         return Verdict(admission=admission, refusal=RefusalCode.REQUESTS, retry_after=seconds_until_reset())
     if admission.used * 100 >= THRESHOLDS[0] * admission.limit:
@@ -118,9 +133,10 @@ def used_sync(*, owner_id: int, plan_id: int, day: datetime.date | None = None) 
     return get_quota_store().used_sync(owner_id, plan_id, day or utc_today())
 
 
-def carry_over(*, owner_id: int, from_plan_id: int, to_plan_id: int) -> None:
-    """Before a key moves between plans: today's count in the new plan becomes at least the old one's."""
-    get_quota_store().carry_over_sync(owner_id, from_plan_id, to_plan_id, utc_today())
+def carry_over(*, owner_id: int, key_id: int, from_plan_id: int, to_plan_id: int) -> None:
+    """As a key moves between plans (after its save, in the same transaction): today's count in the new
+    plan becomes at least the old one's, and the store refuses the old plan for this key from now on."""
+    get_quota_store().carry_over_sync(owner_id, from_plan_id, to_plan_id, utc_today(), key_id=key_id)
 
 
 def record_usage(info: KeyInfo, *, model: str = "", prompt_tokens: int = 0, completion_tokens: int = 0) -> None:

@@ -85,3 +85,9 @@ async def _load_once(prefix: str, now: float) -> KeyInfo | None:
 
 def key_cache_forget(prefix: str) -> None:
     _key_cache.pop(prefix, None)
+
+
+def key_cache_forget_id(key_id: int) -> None:
+    """Forget a key known only by id (rare: it moved plans under a cached copy)."""
+    for prefix in [p for p, (_, info) in _key_cache.items() if info is not None and info.key_id == key_id]:
+        _key_cache.pop(prefix, None)

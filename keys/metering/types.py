@@ -35,6 +35,7 @@ class Admission:
     used: int
     limit: int
     revoked: bool = False
+    moved: bool = False  # the key is in another plan now: admit again with its fresh facts
     tokens_used: int | None = None  # filled in for plans with a token limit only
     token_limit: int | None = None
 
@@ -65,6 +66,7 @@ class Verdict:
     admission: Admission | None = None
     refusal: RefusalCode | None = None
     retry_after: float = 0.0
+    info: "KeyInfo | None" = None  # the key's fresh facts, when admission found they had changed
 
     @property
     def admitted(self) -> bool:

@@ -167,3 +167,33 @@ def test_someone_elses_key_cannot_be_switched(client, other_user, user, plans):
         f"/api/v1/keys/{key.pk}/switch/", json.dumps({"plan": "30RequestPerDay"}), content_type="application/json"
     )
     assert response.status_code == 404 and ApiKey.objects.get(pk=key.pk).plan == plans["10RequestPerDay"]
+
+
+def test_switching_applies_the_new_plans_longest_life(user, plans):
+    key, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
+    assert key.expires_at is None
+    plans["20RequestPerDay"].max_key_days = 7
+    plans["20RequestPerDay"].save()
+    services.key_switch_plan(key=key, plan_name="20RequestPerDay")
+    key.refresh_from_db()
+    assert 6.99 < days_from_now(key) <= 7
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_process_with_the_old_plan_cached_never_admits_past_the_new_plans_limit(user, plans):
+    """Another worker keeps the key's old facts for a moment after a switch: it is sent to the new plan."""
+    from asgiref.sync import sync_to_async
+
+    from keys import metering
+    from keys.metering.keycache import key_info_load
+
+    key, _ = await sync_to_async(services.key_create)(owner=user, plan_name="20RequestPerDay")
+    stale = await sync_to_async(key_info_load)(key_id=key.pk)
+    for _ in range(15):
+        assert (await metering.admit(stale)).admitted
+    await sync_to_async(services.key_switch_plan)(key=key, plan_name="30RequestPerDay")
+    fresh = await sync_to_async(key_info_load)(key_id=key.pk)
+    verdicts = [await metering.admit(stale) for _ in range(10)] + [await metering.admit(fresh) for _ in range(20)]
+    assert sum(v.admitted for v in verdicts) == 15, "30 in the day, 15 of them before the switch"
+    moved = [v for v in verdicts[:10] if v.admitted]
+    assert moved and all(v.info.plan_name == "30RequestPerDay" for v in moved)

@@ -17,7 +17,8 @@ class BaseQuotaStore:
         """Count one request if the day's count is under the plan's live limit and the key is not revoked.
 
         Atomic across every process sharing the store: N concurrent calls against a limit L admit
-        exactly min(N, L). A refusal says whether the key was revoked, with the live limit.
+        exactly min(N, L). A refusal says whether the key was revoked, or moved to another plan than
+        `info` says, with the live limit.
         """
         raise NotImplementedError("subclasses of BaseQuotaStore must provide a consume() method")
 
@@ -46,9 +47,14 @@ class BaseQuotaStore:
         """give_back(), outside the event loop (revocation, process exit)."""
         raise NotImplementedError("subclasses of BaseQuotaStore must provide a give_back_sync() method")
 
-    def carry_over_sync(self, owner_id: int, from_plan_id: int, to_plan_id: int, day: datetime.date) -> None:
+    def carry_over_sync(
+        self, owner_id: int, from_plan_id: int, to_plan_id: int, day: datetime.date, key_id: int | None = None
+    ) -> None:
         """Raise the day's count in `to_plan_id` to at least the count in `from_plan_id`, atomically,
-        so that moving a key between plans never refills the day. Never lowers a count."""
+        so that moving a key between plans never refills the day. Never lowers a count.
+
+        Called after the key `key_id` was saved in its new plan: from then on consume() and take()
+        for that key under `from_plan_id` refuse with `moved`, in every process."""
         raise NotImplementedError("subclasses of BaseQuotaStore must provide a carry_over_sync() method")
 
     # -- Tokens: counted after each answer, checked before the next -------------------------------

@@ -14,13 +14,14 @@ _CONSUME_SQL = f"""
 UPDATE {_TABLE} SET used = used + 1
 WHERE owner_id = %s AND plan_id = %s AND day = %s
   AND used < (SELECT requests_per_day FROM {Plan._meta.db_table} WHERE id = %s)
-  AND EXISTS (SELECT 1 FROM {ApiKey._meta.db_table} WHERE id = %s AND revoked_at IS NULL)
+  AND EXISTS (SELECT 1 FROM {ApiKey._meta.db_table} WHERE id = %s AND revoked_at IS NULL AND plan_id = %s)
 RETURNING used
 """
 _ENSURE_SQL = f"""
 INSERT INTO {_TABLE} (owner_id, plan_id, day, used) VALUES (%s, %s, %s, 0)
 ON CONFLICT (owner_id, plan_id, day) DO NOTHING
 """
+_LOCK_SQL = f"SELECT used FROM {_TABLE} WHERE owner_id = %s AND plan_id = %s AND day = %s FOR UPDATE"
 _CARRY_SQL = f"""
 INSERT INTO {_TABLE} (owner_id, plan_id, day, used, tokens)
 SELECT owner_id, %s, day, used, tokens FROM {_TABLE} WHERE owner_id = %s AND plan_id = %s AND day = %s
@@ -37,7 +38,7 @@ _TAKE_SQL = f"""
 UPDATE {_TABLE} SET used = used + %s
 WHERE owner_id = %s AND plan_id = %s AND day = %s
   AND used + %s <= (SELECT requests_per_day FROM {Plan._meta.db_table} WHERE id = %s)
-  AND EXISTS (SELECT 1 FROM {ApiKey._meta.db_table} WHERE id = %s AND revoked_at IS NULL)
+  AND EXISTS (SELECT 1 FROM {ApiKey._meta.db_table} WHERE id = %s AND revoked_at IS NULL AND plan_id = %s)
 RETURNING used
 """
 
@@ -45,11 +46,11 @@ RETURNING used
 class DatabaseQuota(BaseQuotaStore):
     """The counter is a row; PostgreSQL's row lock or SQLite's write lock makes the increment exact.
 
-    The statement reads the plan's limit and the key's revocation live, so both apply at once.
+    The statement reads the plan's limit, the key's revocation and the key's plan live, so all apply at once.
     """
 
     def consume_sync(self, info: KeyInfo, day: datetime.date) -> Admission:
-        args = (info.owner_id, info.plan_id, day, info.plan_id, info.key_id)
+        args = (info.owner_id, info.plan_id, day, info.plan_id, info.key_id, info.plan_id)
         with connection.cursor() as cursor:
             cursor.execute(_CONSUME_SQL, args)
             row = cursor.fetchone()
@@ -60,23 +61,28 @@ class DatabaseQuota(BaseQuotaStore):
         if row is not None:
             return Admission(admitted=True, used=row[0], limit=info.limit)
         # Refused: read the live state to say why.
-        revoked = not ApiKey.objects.filter(pk=info.key_id, revoked_at__isnull=True).exists()
+        key = ApiKey.objects.filter(pk=info.key_id).values("revoked_at", "plan_id").first()
+        revoked = key is None or key["revoked_at"] is not None
+        moved = not revoked and key["plan_id"] != info.plan_id
         limit = Plan.objects.filter(pk=info.plan_id).values_list("requests_per_day", flat=True).first() or 0
-        return Admission(
-            admitted=False, used=self.used_sync(info.owner_id, info.plan_id, day), limit=limit, revoked=revoked
-        )
+        used = self.used_sync(info.owner_id, info.plan_id, day)
+        return Admission(admitted=False, used=used, limit=limit, revoked=revoked, moved=moved)
 
     def refund_sync(self, info: KeyInfo, day: datetime.date) -> None:
         with connection.cursor() as cursor:
             cursor.execute(_REFUND_SQL, (info.owner_id, info.plan_id, day))
 
-    def carry_over_sync(self, owner_id: int, from_plan_id: int, to_plan_id: int, day: datetime.date) -> None:
+    def carry_over_sync(
+        self, owner_id: int, from_plan_id: int, to_plan_id: int, day: datetime.date, key_id: int | None = None
+    ) -> None:
         with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":  # wait for increments of the old count in flight
+                cursor.execute(_LOCK_SQL, (owner_id, from_plan_id, day))
             cursor.execute(_CARRY_SQL, (to_plan_id, owner_id, from_plan_id, day))
 
     def take_sync(self, info: KeyInfo, day: datetime.date, wanted: int) -> tuple[int, Admission]:
         # All of the block or, near the limit, one request at a time: the statement stays one exact step.
-        args = (wanted, info.owner_id, info.plan_id, day, wanted, info.plan_id, info.key_id)
+        args = (wanted, info.owner_id, info.plan_id, day, wanted, info.plan_id, info.key_id, info.plan_id)
         with connection.cursor() as cursor:
             cursor.execute(_ENSURE_SQL, (info.owner_id, info.plan_id, day))
             cursor.execute(_TAKE_SQL, args)

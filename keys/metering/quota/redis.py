@@ -14,6 +14,8 @@ from plumbing.redis import redis_client
 
 _CONSUME_LUA = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0} end
+local plan = redis.call('GET', KEYS[3])
+if plan and plan ~= ARGV[4] then return {-3, 0} end
 local raw = redis.call('GET', KEYS[1])
 if not raw then
   if ARGV[3] == '' then return {-2, 0} end
@@ -26,6 +28,8 @@ return {1, redis.call('INCR', KEYS[1])}
 """
 _TAKE_LUA = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0} end
+local plan = redis.call('GET', KEYS[3])
+if plan and plan ~= ARGV[5] then return {-3, 0, 0} end
 local raw = redis.call('GET', KEYS[1])
 if not raw then
   if ARGV[3] == '' then return {-2, 0, 0} end
@@ -49,6 +53,7 @@ if used > 0 then return redis.call('DECR', KEYS[1]) end
 return 0
 """
 _CARRY_LUA = """
+if KEYS[3] then redis.call('SET', KEYS[3], ARGV[4]) end
 local from_used = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1]))
 local to_used = tonumber(redis.call('GET', KEYS[2]) or ARGV[2])
 if from_used > to_used then to_used = from_used end
@@ -61,7 +66,7 @@ if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'EX', AR
 return 0
 """
 _COUNTER_TTL = 3 * 24 * 3600
-_UNSEEDED, _REVOKED, _ADMITTED = -2, -1, 1
+_MOVED, _UNSEEDED, _REVOKED, _ADMITTED = -3, -2, -1, 1
 
 
 def _answered_in_database(owner_id: int, plan_id: int, day: datetime.date) -> int:
@@ -96,24 +101,38 @@ class RedisQuota(BaseQuotaStore):
     def revoked_key(key_id: int) -> str:
         return f"tollgate:revoked:{key_id}"
 
+    @staticmethod
+    def plan_key(key_id: int) -> str:
+        """Set when a key switches plans: its plan from then on, so stale copies elsewhere are refused."""
+        return f"tollgate:keyplan:{key_id}"
+
+    def _keys(self, info: KeyInfo, day: datetime.date) -> list[str]:
+        return [
+            self.counter_key(info.owner_id, info.plan_id, day),
+            self.revoked_key(info.key_id),
+            self.plan_key(info.key_id),
+        ]
+
     async def consume(self, info: KeyInfo, day: datetime.date) -> Admission:
-        keys = [self.counter_key(info.owner_id, info.plan_id, day), self.revoked_key(info.key_id)]
-        script = self._scripts.get().consume
-        code, used = await script(keys=keys, args=[info.limit, _COUNTER_TTL, ""])
+        keys, script = self._keys(info, day), self._scripts.get().consume
+        code, used = await script(keys=keys, args=[info.limit, _COUNTER_TTL, "", info.plan_id])
         if code == _UNSEEDED:
             seed = await in_db_thread(_answered_in_database, info.owner_id, info.plan_id, day)
-            code, used = await script(keys=keys, args=[info.limit, _COUNTER_TTL, seed])
-        return Admission(admitted=code == _ADMITTED, used=int(used), limit=info.limit, revoked=code == _REVOKED)
+            code, used = await script(keys=keys, args=[info.limit, _COUNTER_TTL, seed, info.plan_id])
+        return Admission(
+            admitted=code == _ADMITTED, used=int(used), limit=info.limit, revoked=code == _REVOKED, moved=code == _MOVED
+        )
 
     async def take(self, info: KeyInfo, day: datetime.date, wanted: int) -> tuple[int, Admission]:
-        keys = [self.counter_key(info.owner_id, info.plan_id, day), self.revoked_key(info.key_id)]
-        script = self._scripts.get().take
-        code, used, granted = await script(keys=keys, args=[info.limit, _COUNTER_TTL, "", wanted])
+        keys, script = self._keys(info, day), self._scripts.get().take
+        code, used, granted = await script(keys=keys, args=[info.limit, _COUNTER_TTL, "", wanted, info.plan_id])
         if code == _UNSEEDED:
             seed = await in_db_thread(_answered_in_database, info.owner_id, info.plan_id, day)
-            code, used, granted = await script(keys=keys, args=[info.limit, _COUNTER_TTL, seed, wanted])
+            code, used, granted = await script(keys=keys, args=[info.limit, _COUNTER_TTL, seed, wanted, info.plan_id])
         first = int(used) - int(granted) + 1 if code == _ADMITTED else int(used)
-        admission = Admission(admitted=code == _ADMITTED, used=first, limit=info.limit, revoked=code == _REVOKED)
+        admission = Admission(
+            admitted=code == _ADMITTED, used=first, limit=info.limit, revoked=code == _REVOKED, moved=code == _MOVED
+        )
         return int(granted), admission
 
     async def give_back(self, info: KeyInfo, day: datetime.date, count: int) -> None:
@@ -132,11 +151,16 @@ class RedisQuota(BaseQuotaStore):
         client = self._scripts.get().client
         return int(await client.get(self.counter_key(info.owner_id, info.plan_id, day)) or 0)
 
-    def carry_over_sync(self, owner_id: int, from_plan_id: int, to_plan_id: int, day: datetime.date) -> None:
-        # Counters Redis lacks start from what the database recorded, as consume() does.
+    def carry_over_sync(
+        self, owner_id: int, from_plan_id: int, to_plan_id: int, day: datetime.date, key_id: int | None = None
+    ) -> None:
+        # Counters Redis lacks start from what the database recorded, as consume() does. Marking the
+        # key's new plan and carrying the count is one atomic script: nothing slips in between.
         keys = [self.counter_key(owner_id, from_plan_id, day), self.counter_key(owner_id, to_plan_id, day)]
+        if key_id is not None:
+            keys.append(self.plan_key(key_id))
         seeds = [_answered_in_database(owner_id, plan_id, day) for plan_id in (from_plan_id, to_plan_id)]
-        self.sync.eval(_CARRY_LUA, 2, *keys, *seeds, _COUNTER_TTL)
+        self.sync.eval(_CARRY_LUA, len(keys), *keys, *seeds, _COUNTER_TTL, to_plan_id)
 
     @staticmethod
     def tokens_key(owner_id: int, plan_id: int, day: datetime.date) -> str:
