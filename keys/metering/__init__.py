@@ -170,8 +170,9 @@ usage_recorder.on_tokens = _tokens_recorded
 
 
 def usage_flush() -> None:
-    """Write the statistics this process holds now (at exit)."""
+    """Write the statistics and admissions this process holds now (at exit)."""
     usage_recorder.flush_sync()
+    get_quota_store().pending_flush_sync()
 
 
 def quota_leases_give_back_all() -> None:
@@ -183,6 +184,7 @@ def forget_pending() -> None:
     """Drop unwritten statistics and this process's leases without writing or handing back (tests)."""
     usage_recorder.discard()
     quota_leases.discard()
+    get_quota_store().pending_discard()
 
 
 def forget_key(*, key_id: int, prefix: str) -> None:

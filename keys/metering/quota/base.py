@@ -75,6 +75,14 @@ class BaseQuotaStore:
 
     # -- May be overridden ------------------------------------------------------------------------
 
+    def pending_flush_sync(self) -> None:
+        """Write what this process holds for the store but has not written yet (at exit)."""
+        return None
+
+    def pending_discard(self) -> None:
+        """Forget what this process holds unwritten (tests)."""
+        return None
+
     def revoke_sync(self, key_id: int) -> None:
         """Learn that a key was revoked, so consume() refuses it at once. A store that reads
         revocation from the database itself need do nothing."""

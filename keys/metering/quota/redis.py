@@ -3,9 +3,12 @@
 import datetime
 
 import redis
+from django.db import connection
 from django.db.models import Sum
 
 from keys.metering.quota.base import BaseQuotaStore
+from keys.metering.quota.database import _CARRY_SQL
+from keys.metering.quota.journal import AdmissionJournal, journal_used
 from keys.metering.types import Admission, KeyInfo
 from keys.models import DailyUsage
 from plumbing.dbthread import in_db_thread
@@ -69,9 +72,11 @@ _COUNTER_TTL = 3 * 24 * 3600
 _MOVED, _UNSEEDED, _REVOKED, _ADMITTED = -3, -2, -1, 1
 
 
-def _answered_in_database(owner_id: int, plan_id: int, day: datetime.date) -> int:
+def _admitted_in_database(owner_id: int, plan_id: int, day: datetime.date) -> int:
+    """Where a counter Redis lacks starts: the journal's admissions (in flight included), and never
+    below the answers recorded for keys now in the plan (a day that began before the journal)."""
     usage = DailyUsage.objects.filter(key__owner_id=owner_id, key__plan_id=plan_id, day=day)
-    return usage.aggregate(total=Sum("requests"))["total"] or 0
+    return max(journal_used(owner_id, plan_id, day), usage.aggregate(total=Sum("requests"))["total"] or 0)
 
 
 class _Scripts:
@@ -92,6 +97,7 @@ class RedisQuota(BaseQuotaStore):
         self.url = url
         self.sync = redis.Redis.from_url(url)
         self._scripts = LoopBound(lambda: _Scripts(url))
+        self.journal = AdmissionJournal()
 
     @staticmethod
     def counter_key(owner_id: int, plan_id: int, day: datetime.date) -> str:
@@ -117,8 +123,10 @@ class RedisQuota(BaseQuotaStore):
         keys, script = self._keys(info, day), self._scripts.get().consume
         code, used = await script(keys=keys, args=[info.limit, _COUNTER_TTL, "", info.plan_id])
         if code == _UNSEEDED:
-            seed = await in_db_thread(_answered_in_database, info.owner_id, info.plan_id, day)
+            seed = await in_db_thread(_admitted_in_database, info.owner_id, info.plan_id, day)
             code, used = await script(keys=keys, args=[info.limit, _COUNTER_TTL, seed, info.plan_id])
+        if code == _ADMITTED:
+            self.journal.add(info.owner_id, info.plan_id, day, 1)
         return Admission(
             admitted=code == _ADMITTED, used=int(used), limit=info.limit, revoked=code == _REVOKED, moved=code == _MOVED
         )
@@ -127,8 +135,10 @@ class RedisQuota(BaseQuotaStore):
         keys, script = self._keys(info, day), self._scripts.get().take
         code, used, granted = await script(keys=keys, args=[info.limit, _COUNTER_TTL, "", wanted, info.plan_id])
         if code == _UNSEEDED:
-            seed = await in_db_thread(_answered_in_database, info.owner_id, info.plan_id, day)
+            seed = await in_db_thread(_admitted_in_database, info.owner_id, info.plan_id, day)
             code, used, granted = await script(keys=keys, args=[info.limit, _COUNTER_TTL, seed, wanted, info.plan_id])
+        if code == _ADMITTED:
+            self.journal.add(info.owner_id, info.plan_id, day, int(granted))
         first = int(used) - int(granted) + 1 if code == _ADMITTED else int(used)
         admission = Admission(
             admitted=code == _ADMITTED, used=first, limit=info.limit, revoked=code == _REVOKED, moved=code == _MOVED
@@ -137,12 +147,21 @@ class RedisQuota(BaseQuotaStore):
 
     async def give_back(self, info: KeyInfo, day: datetime.date, count: int) -> None:
         await self._scripts.get().give_back(keys=[self.counter_key(info.owner_id, info.plan_id, day)], args=[count])
+        self.journal.add(info.owner_id, info.plan_id, day, -count)
 
     def give_back_sync(self, info: KeyInfo, day: datetime.date, count: int) -> None:
         self.sync.eval(_GIVE_BACK_LUA, 1, self.counter_key(info.owner_id, info.plan_id, day), count)
+        self.journal.add(info.owner_id, info.plan_id, day, -count)
 
     async def refund(self, info: KeyInfo, day: datetime.date) -> None:
         await self._scripts.get().refund(keys=[self.counter_key(info.owner_id, info.plan_id, day)])
+        self.journal.add(info.owner_id, info.plan_id, day, -1)
+
+    def pending_flush_sync(self) -> None:
+        self.journal.flush_sync()
+
+    def pending_discard(self) -> None:
+        self.journal.discard()
 
     def used_sync(self, owner_id: int, plan_id: int, day: datetime.date) -> int:
         return int(self.sync.get(self.counter_key(owner_id, plan_id, day)) or 0)
@@ -159,8 +178,11 @@ class RedisQuota(BaseQuotaStore):
         keys = [self.counter_key(owner_id, from_plan_id, day), self.counter_key(owner_id, to_plan_id, day)]
         if key_id is not None:
             keys.append(self.plan_key(key_id))
-        seeds = [_answered_in_database(owner_id, plan_id, day) for plan_id in (from_plan_id, to_plan_id)]
+        self.journal.flush_sync()  # the journal carries over too, so it must be current first
+        seeds = [_admitted_in_database(owner_id, plan_id, day) for plan_id in (from_plan_id, to_plan_id)]
         self.sync.eval(_CARRY_LUA, len(keys), *keys, *seeds, _COUNTER_TTL, to_plan_id)
+        with connection.cursor() as cursor:
+            cursor.execute(_CARRY_SQL, (to_plan_id, owner_id, from_plan_id, day))
 
     @staticmethod
     def tokens_key(owner_id: int, plan_id: int, day: datetime.date) -> str:
