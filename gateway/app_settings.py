@@ -37,5 +37,15 @@ class AppSettings:
         """How long a process keeps its copy of the model catalogue; staff changes apply within this."""
         return self._setting("GATEWAY_CATALOGUE_SECONDS", 2.0)
 
+    @property
+    def UPSTREAM_KEY_ENV_PREFIX(self) -> str:
+        """The prefix every upstream's api_key_env must carry, so staff cannot send other variables upstream."""
+        return self._setting("UPSTREAM_KEY_ENV_PREFIX", "TOLLGATE_UPSTREAM_")
+
+    @property
+    def UPSTREAM_ALLOW_PRIVATE(self) -> bool:
+        """Whether upstreams may be on loopback or private addresses (local models such as Ollama)."""
+        return self._setting("UPSTREAM_ALLOW_PRIVATE", False)
+
 
 app_settings = AppSettings()

@@ -65,15 +65,17 @@ def _upstream(item: dict) -> Change:
     upstream = Upstream.objects.filter(name=item["name"]).first()
     created = upstream is None
     upstream = upstream or Upstream(name=item["name"])
+    moved = not created and upstream.base_url != fields["base_url"]
     changed = [name for name, value in fields.items() if getattr(upstream, name) != value]
     for name, value in fields.items():
         setattr(upstream, name, value)
-    if "api_key" in item and upstream.api_key != str(item["api_key"]):
+    if "api_key" in item and (moved or upstream.api_key != str(item["api_key"])):
         upstream.set_api_key(str(item["api_key"]))
         changed.append("api_key")
-    elif "api_key_env" in item and upstream.sealed_api_key:
+    elif upstream.sealed_api_key and ("api_key_env" in item or moved):
+        # A sealed key is not sent to a new address unless the file gives it again (save() clears it too).
         upstream.sealed_api_key = ""
-        changed.append("api_key")
+        changed.append("api_key removed")
     try:
         upstream.full_clean()
     except ValidationError as exc:

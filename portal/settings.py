@@ -225,6 +225,10 @@ LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
 LLM_MAX_CONCURRENT = env.int("LLM_MAX_CONCURRENT", default=0)
+# Upstream keys read from the environment must be in variables named with this prefix.
+UPSTREAM_KEY_ENV_PREFIX = env.str("UPSTREAM_KEY_ENV_PREFIX", default="TOLLGATE_UPSTREAM_")
+# Catalogue upstreams on loopback or private addresses (e.g. Ollama on this machine): on by default only in debug.
+UPSTREAM_ALLOW_PRIVATE = env.bool("UPSTREAM_ALLOW_PRIVATE", default=DEBUG)
 # How long each process keeps its copy of the model catalogue before reading it again.
 GATEWAY_CATALOGUE_SECONDS = env.float("GATEWAY_CATALOGUE_SECONDS", default=2.0)
 AWS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default=""))
