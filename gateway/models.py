@@ -2,7 +2,7 @@
 
 import os
 
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -38,7 +38,10 @@ class Upstream(models.Model):
         ),
     )
     timeout = models.FloatField(
-        default=120.0, validators=[MinValueValidator(1.0)], help_text=_("Seconds."), verbose_name=_("timeout")
+        default=120.0,
+        validators=[MinValueValidator(1.0), MaxValueValidator(3600.0)],
+        help_text=_("Seconds."),
+        verbose_name=_("timeout"),
     )
     weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)], verbose_name=_("weight"))
     max_concurrent = models.PositiveIntegerField(

@@ -1,6 +1,7 @@
 """What an upstream may be: an http(s) address staff may point at, and where its key may come from."""
 
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from gateway.app_settings import app_settings
 
 SCHEMES = ("http", "https")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LOCAL_NAMES = ("localhost", "localhost.localdomain")
 
 
@@ -56,7 +58,7 @@ def key_env_allowed(name: str) -> bool:
 
 def validate_key_env(value: str) -> None:
     """Only variables meant for upstream keys: any other (DJANGO_SECRET_KEY, DATABASE_URL) would be sent upstream."""
-    if value and not key_env_allowed(value):
+    if value and not (key_env_allowed(value) and ENV_NAME.fullmatch(value)):
         raise ValidationError(
             _("The variable's name must start with %(prefix)s."),
             code="key_env_prefix",

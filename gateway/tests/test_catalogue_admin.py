@@ -36,7 +36,9 @@ def staff_client(client, user_factory):
 
 
 @pytest.fixture
-def catalogue_file(tmp_path, plans):
+def catalogue_file(tmp_path, plans, monkeypatch):
+    monkeypatch.setenv(THAI_ENV, "sk-thai")
+
     def write(data: object) -> str:
         path = tmp_path / "catalogue.json"
         path.write_text(json.dumps(data))
@@ -91,10 +93,16 @@ def test_an_edit_updates_only_what_changed(catalogue_file):
         ([], "JSON object"),
         ({"models": [{"name": "x", "upstreams": ["nowhere"]}]}, "unknown upstream(s) nowhere"),
         ({"plans": {"Gold": []}}, "unknown plan Gold"),
-        ({"upstreams": [{"name": "bad name!", "base_url": "http://x/v1"}]}, "upstream bad name!"),
+        ({"upstreams": [{"name": "bad name!", "base_url": "http://x/v1"}]}, "upstream 'bad name!'"),
         ({"upstreams": [{"name": "u", "base_url": "not a url"}]}, "Enter a valid URL"),
-        ({"upstreams": [{"name": "u", "base_url": "http://x/v1", "weight": "heavy"}]}, "'weight' must be a positive"),
-        ({"upstreams": [{"name": "u", "base_url": "http://x/v1", "timeout": -1}]}, "'timeout' must be a positive"),
+        (
+            {"upstreams": [{"name": "u", "base_url": "http://x/v1", "weight": "heavy"}]},
+            "'weight' must be a whole number",
+        ),
+        (
+            {"upstreams": [{"name": "u", "base_url": "http://x/v1", "timeout": -1}]},
+            "'timeout' must be a number of seconds",
+        ),
     ],
 )
 def test_a_bad_file_is_refused_whole_with_a_clear_message(catalogue_file, data, message):

@@ -140,7 +140,7 @@ def test_private_addresses_only_when_allowed(settings, url):
 
 def test_load_models_refuses_a_private_address_when_not_allowed(tmp_path, plans, settings):
     settings.UPSTREAM_ALLOW_PRIVATE = False
-    with pytest.raises(CommandError, match="upstream local: .*UPSTREAM_ALLOW_PRIVATE"):
+    with pytest.raises(CommandError, match="upstream 'local': .*UPSTREAM_ALLOW_PRIVATE"):
         load(tmp_path, {"upstreams": [{"name": "local", "base_url": "http://127.0.0.1:6379/"}]})
     load(tmp_path, {"upstreams": [{"name": "public", "base_url": "https://api.example.com/v1"}]})
 
