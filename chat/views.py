@@ -1,5 +1,7 @@
 """The chat page, and renaming and deleting conversations."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -15,6 +17,8 @@ from gateway.upstream import default_model
 from keys.backends import get_backend
 from keys.selectors import key_rows
 
+CONVERSATION_ID = re.compile(r"[0-9]{1,18}")
+
 
 def _conversation(request: HttpRequest, pk: int | str) -> Conversation:
     return get_object_or_404(Conversation, owner=request.user, pk=pk)
@@ -26,7 +30,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     current = None
     chosen = request.GET.get("c", "")
     if chosen:
-        if not chosen.isdigit():
+        if not CONVERSATION_ID.fullmatch(chosen):  # not isdigit(): '²' passes it and int() refuses it
             return redirect("chat")
         current = _conversation(request, chosen)
     history = []
