@@ -225,6 +225,8 @@ LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
 LLM_MAX_CONCURRENT = env.int("LLM_MAX_CONCURRENT", default=0)
+# Largest request body for every route outside /v1 (which caps its own): 413 past it, read or not.
+MAX_REQUEST_BODY = env.int("MAX_REQUEST_BODY", default=2_621_440)
 # Upstream keys read from the environment must be in variables named with this prefix.
 UPSTREAM_KEY_ENV_PREFIX = env.str("UPSTREAM_KEY_ENV_PREFIX", default="TOLLGATE_UPSTREAM_")
 # Catalogue upstreams on loopback or private addresses (e.g. Ollama on this machine): on by default only in debug.
