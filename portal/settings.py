@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "keys",
     "gateway",
     "chat",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -140,7 +141,15 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # allauth keeps log-in limits and used TOTP codes in the default cache: in the database, every
+    # process shares them (a local-memory cache let 4 workers take 4 times the failed log-ins).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "tollgate_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
