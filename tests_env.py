@@ -4,6 +4,8 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("KEYS_BACKEND", "local")
+# The loopback LLM the tests run is a private address; tests of the refusal turn this off themselves.
+os.environ["UPSTREAM_ALLOW_PRIVATE"] = "1"
 for name in ("REDIS_URL", "DATABASE_URL", "LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "DJANGO_DEBUG"):
     # The suite sets these itself where a test needs them; an operator's shell must not leak in.
     os.environ.pop(name, None)

@@ -1,5 +1,7 @@
 """The chat page, and renaming and deleting conversations."""
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,6 +16,8 @@ from gateway import calls
 from keys.backends import get_backend
 from keys.selectors import key_rows
 
+CONVERSATION_ID = re.compile(r"[0-9]{1,18}")
+
 
 def _conversation(request: HttpRequest, pk: int | str) -> Conversation:
     return get_object_or_404(Conversation, owner=request.user, pk=pk)
@@ -25,7 +29,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     current = None
     chosen = request.GET.get("c", "")
     if chosen:
-        if not chosen.isdigit():
+        if not CONVERSATION_ID.fullmatch(chosen):  # not isdigit(): '²' passes it and int() refuses it
             return redirect("chat")
         current = _conversation(request, chosen)
     history = []

@@ -1,7 +1,5 @@
 """Staff manage the catalogue here: upstreams (keys set, never shown back), models and plan grants."""
 
-import os
-
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
@@ -49,17 +47,22 @@ class UpstreamForm(forms.ModelForm):
 @admin.register(Upstream)
 class UpstreamAdmin(admin.ModelAdmin):
     form = UpstreamForm
-    list_display = ["name", "base_url", "weight", "enabled", "key_status", "last_success_at", "last_error_at"]
+    # Whether a key is there, never which variables this process has.
+    list_display = ["name", "base_url", "weight", "enabled", "key_set", "last_success_at", "last_error_at"]
     list_filter = ["enabled"]
     search_fields = ["name", "base_url"]
     readonly_fields = ["key_status", "last_success_at", "last_error_at", "last_error"]
 
+    @admin.display(description=_("API key set"), boolean=True)
+    def key_set(self, upstream: Upstream) -> bool:
+        return upstream.has_api_key
+
     @admin.display(description=_("API key"))
     def key_status(self, upstream: Upstream) -> str:
         if upstream.api_key_env:
-            if os.environ.get(upstream.api_key_env):
-                return gettext("from $%(env)s (set)") % {"env": upstream.api_key_env}
-            return gettext("from $%(env)s (NOT SET in this process)") % {"env": upstream.api_key_env}
+            return (
+                gettext("from the environment (set)") if upstream.api_key else gettext("from the environment (not set)")
+            )
         if not upstream.sealed_api_key:
             return gettext("none")
         if not upstream.api_key:

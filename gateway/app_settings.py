@@ -47,5 +47,15 @@ class AppSettings:
         """The folder worker processes share their figures in; empty: one per server under the temp folder."""
         return self._setting("PROMETHEUS_MULTIPROC_DIR", "")
 
+    @property
+    def UPSTREAM_KEY_ENV_PREFIX(self) -> str:
+        """The prefix every upstream's api_key_env must carry, so staff cannot send other variables upstream."""
+        return self._setting("UPSTREAM_KEY_ENV_PREFIX", "TOLLGATE_UPSTREAM_")
+
+    @property
+    def UPSTREAM_ALLOW_PRIVATE(self) -> bool:
+        """Whether upstreams may be on loopback or private addresses (local models such as Ollama)."""
+        return self._setting("UPSTREAM_ALLOW_PRIVATE", False)
+
 
 app_settings = AppSettings()

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from gateway import messages
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
-_MODEL_PART = re.compile(rb'^content-disposition:\s*form-data;\s*name="model"', re.IGNORECASE | re.MULTILINE)
+# Any spelling a server might read as the model field: quoted or not, name first or after other parameters.
+_MODEL_PART = re.compile(
+    rb"""^content-disposition:\s*form-data\s*;(?:[^\r\n]*;)?\s*name\s*=\s*(?:"model"|'model'|model)\s*(?:;|\r?$)""",
+    re.IGNORECASE | re.MULTILINE,
+)
 MAX_DEPTH = 64
 
 
@@ -61,11 +65,39 @@ def _depth(value: object, limit: int) -> int:
     return deepest
 
 
+class _KeyCounter:
+    """An object_pairs_hook that notes how often the last object parsed (the top level) named "model"."""
+
+    __slots__ = ("models",)
+
+    def __init__(self) -> None:
+        self.models = 0
+
+    def __call__(self, pairs: list[tuple[str, object]]) -> dict:
+        self.models = sum(key == "model" for key, _ in pairs)
+        return dict(pairs)
+
+
+def _loads(body: bytes) -> object:
+    # A second "model" would pass the grant check as one model and reach a first-wins upstream as
+    # the other. Only a body that could hold two (written plainly, or spelt with \u escapes) pays
+    # for the slower parse that sees every key.
+    if body.count(b'"model"') < 2 and b"\\u" not in body:
+        return json.loads(body)
+    counter = _KeyCounter()
+    payload = json.loads(body, object_pairs_hook=counter)
+    if counter.models > 1:
+        raise BodyProblem(messages.MODEL_TWICE)
+    return payload
+
+
 def parse_json(body: bytes | None) -> dict:
     if body is None:
         raise BodyProblem(messages.BODY_MISSING)
     try:
-        payload = json.loads(body)
+        payload = _loads(body)
+    except BodyProblem:
+        raise
     except RecursionError as exc:
         raise BodyProblem(messages.BODY_TOO_DEEP) from exc
     except ValueError as exc:
@@ -100,11 +132,13 @@ def model_request_from_multipart(body: bytes | None, content_type: str) -> Model
         raise BodyProblem(messages.MULTIPART_BOUNDARY)
     boundary = found.group(1).encode("latin-1")
     parts = body.split(b"--" + boundary)
+    model_parts = [part for part in parts if _is_model_part(part)]
+    if len(model_parts) > 1:
+        raise BodyProblem(messages.MODEL_TWICE)
     model = ""
-    for part in parts:
-        if _is_model_part(part):
-            value = part.split(b"\r\n\r\n", 1)[-1]
-            model = value.removesuffix(b"\r\n").decode("utf-8", "replace").strip()
+    if model_parts:
+        value = model_parts[0].split(b"\r\n\r\n", 1)[-1]
+        model = value.removesuffix(b"\r\n").decode("utf-8", "replace").strip()
     return ModelRequest(model=model, stream=False, raw=body, parts=parts, boundary=boundary)
 
 

@@ -1,16 +1,14 @@
 """Create or update upstreams, models and plan grants from an operator's file, idempotently."""
 
+import os
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from gateway.catalogue_file import CatalogueFileError, catalogue_check
 from gateway.models import CatalogModel, Upstream
 from keys.models import Plan
-
-
-class CatalogueFileError(ValueError):
-    """The file cannot be loaded as it is; the message says where and why."""
 
 
 @dataclass(frozen=True)
@@ -29,32 +27,11 @@ def _require(condition: bool, message: str) -> None:
         raise CatalogueFileError(message)
 
 
-def _check_shape(data: object) -> None:
-    _require(isinstance(data, dict), "The file must hold a JSON object with 'upstreams', 'models' and 'plans'.")
-    _require(isinstance(data.get("upstreams", []), list), "'upstreams' must be a list.")
-    _require(isinstance(data.get("models", []), list), "'models' must be a list.")
-    _require(isinstance(data.get("plans", {}), dict), "'plans' must be an object of plan name to model names.")
-    for index, item in enumerate(data.get("upstreams", [])):
-        where = f"upstreams[{index}]"
-        _require(isinstance(item, dict) and isinstance(item.get("name"), str), f"{where} needs a 'name'.")
-        _require(isinstance(item.get("base_url"), str), f"{where} ({item['name']}) needs a 'base_url'.")
-        _require(not ("api_key" in item and "api_key_env" in item), f"{where}: give 'api_key' or 'api_key_env'.")
-        for field, kind in (("weight", int), ("timeout", (int, float)), ("max_concurrent", int)):
-            value = item.get(field)
-            ok = value is None or (isinstance(value, kind) and not isinstance(value, bool) and value > 0)
-            _require(ok, f"{where} ({item['name']}): '{field}' must be a positive number.")
-    for index, item in enumerate(data.get("models", [])):
-        where = f"models[{index}]"
-        _require(isinstance(item, dict) and isinstance(item.get("name"), str), f"{where} needs a 'name'.")
-        ups = item.get("upstreams")
-        _require(isinstance(ups, list) and ups, f"{where} ({item['name']}) needs a non-empty 'upstreams' list.")
-
-
 def _action(created: bool, changed: list[str]) -> str:
     return "create" if created else "update" if changed else "same"
 
 
-def _upstream(item: dict) -> Change:
+def _upstream(item: dict, allow_unset_env: bool) -> Change:
     fields = {
         "base_url": item["base_url"],
         "weight": int(item.get("weight", 1)),
@@ -65,19 +42,27 @@ def _upstream(item: dict) -> Change:
     upstream = Upstream.objects.filter(name=item["name"]).first()
     created = upstream is None
     upstream = upstream or Upstream(name=item["name"])
+    moved = not created and upstream.base_url != fields["base_url"]
     changed = [name for name, value in fields.items() if getattr(upstream, name) != value]
     for name, value in fields.items():
         setattr(upstream, name, value)
-    if "api_key" in item and upstream.api_key != str(item["api_key"]):
+    if "api_key" in item and (moved or upstream.api_key != str(item["api_key"])):
         upstream.set_api_key(str(item["api_key"]))
         changed.append("api_key")
-    elif "api_key_env" in item and upstream.sealed_api_key:
+    elif upstream.sealed_api_key and ("api_key_env" in item or moved):
+        # A sealed key is not sent to a new address unless the file gives it again (save() clears it too).
         upstream.sealed_api_key = ""
-        changed.append("api_key")
+        changed.append("api_key removed")
     try:
         upstream.full_clean()
     except ValidationError as exc:
-        raise CatalogueFileError(f"upstream {item['name']}: {'; '.join(exc.messages)}") from exc
+        raise CatalogueFileError(f"upstream {item['name']!r}: {'; '.join(exc.messages)}") from exc
+    variable = upstream.api_key_env
+    _require(
+        allow_unset_env or not variable or variable in os.environ,
+        f"upstream {item['name']!r}: {variable} is not set in this environment "
+        "(set it, or pass --allow-unset-env to load it anyway).",
+    )
     if created or changed:
         upstream.save()
     return Change("upstream", upstream.name, _action(created, changed), ", ".join(changed))
@@ -87,7 +72,7 @@ def _model(item: dict) -> Change:
     wanted_upstreams = set(item["upstreams"])
     known = {u.name: u for u in Upstream.objects.filter(name__in=wanted_upstreams)}
     missing = sorted(wanted_upstreams - set(known))
-    _require(not missing, f"model {item['name']}: unknown upstream(s) {', '.join(missing)}.")
+    _require(not missing, f"model {item['name']!r}: unknown upstream(s) {', '.join(missing)}.")
     model = CatalogModel.objects.filter(name=item["name"]).first()
     created = model is None
     model = model or CatalogModel(name=item["name"])
@@ -97,7 +82,7 @@ def _model(item: dict) -> Change:
     try:
         model.full_clean(exclude=["upstreams", "plans"])
     except ValidationError as exc:
-        raise CatalogueFileError(f"model {item['name']}: {'; '.join(exc.messages)}") from exc
+        raise CatalogueFileError(f"model {item['name']!r}: {'; '.join(exc.messages)}") from exc
     if created or changed:
         model.save()
     if created or set(model.upstreams.values_list("name", flat=True)) != wanted_upstreams:
@@ -106,8 +91,7 @@ def _model(item: dict) -> Change:
     return Change("model", model.name, _action(created, changed), ", ".join(changed))
 
 
-def _grants(plan_name: str, model_names: object) -> Change:
-    _require(isinstance(model_names, list), f"plans.{plan_name} must be a list of model names.")
+def _grants(plan_name: str, model_names: list[str]) -> Change:
     plan = Plan.objects.filter(name=plan_name).first()
     _require(plan is not None, f"plans: unknown plan {plan_name}.")
     models = {m.name: m for m in CatalogModel.objects.filter(name__in=model_names)}
@@ -120,11 +104,11 @@ def _grants(plan_name: str, model_names: object) -> Change:
     return Change("plan", plan_name, "update", f"grants {', '.join(sorted(models)) or 'every model'}")
 
 
-def catalogue_load(*, data: object, dry_run: bool = False) -> list[Change]:
+def catalogue_load(*, data: dict, dry_run: bool = False, allow_unset_env: bool = False) -> list[Change]:
     """Apply the file: all of it or, on any error, none of it. With dry_run, report without saving."""
-    _check_shape(data)
+    catalogue_check(data)
     with transaction.atomic():
-        changes = [_upstream(item) for item in data.get("upstreams", [])]
+        changes = [_upstream(item, allow_unset_env) for item in data.get("upstreams", [])]
         changes += [_model(item) for item in data.get("models", [])]
         changes += [_grants(name, models) for name, models in data.get("plans", {}).items()]
         if dry_run:

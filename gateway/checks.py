@@ -1,5 +1,6 @@
 """System checks for the LLM upstream's settings."""
 
+import re
 from urllib.parse import urlparse
 
 from django.core.checks import Error, register
@@ -14,6 +15,20 @@ def check_llm_upstream(app_configs=None, **kwargs) -> list[Error]:
         return [
             Error(
                 f"LLM_BASE_URL={url!r} is not an http(s) URL.", hint="e.g. http://127.0.0.1:8080/v1", id="gateway.E001"
+            )
+        ]
+    return []
+
+
+@register()
+def check_upstream_key_prefix(app_configs=None, **kwargs) -> list[Error]:
+    prefix = app_settings.UPSTREAM_KEY_ENV_PREFIX
+    if not re.fullmatch(r"[A-Za-z0-9_]{4,}", prefix or ""):
+        return [
+            Error(
+                f"UPSTREAM_KEY_ENV_PREFIX={prefix!r} would let staff send server variables upstream as API keys.",
+                hint="Use a distinct prefix of 4 or more letters, digits or _, e.g. TOLLGATE_UPSTREAM_.",
+                id="gateway.E002",
             )
         ]
     return []

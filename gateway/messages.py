@@ -25,6 +25,7 @@ STREAM_OPTIONS_NOT_OBJECT = "'stream_options' must be an object."
 BODY_TOO_DEEP = "The request body is nested too deeply."
 MULTIPART_BOUNDARY = "A multipart body needs a boundary in its Content-Type."
 MODEL_NOT_STRING = "'model' must be a string."
+MODEL_TWICE = "The request names 'model' more than once; send it once."
 MODEL_REQUIRED = "'model' is required: this server sets no default model."
 
 UPSTREAM_TIMEOUT = "The model server did not answer in time."

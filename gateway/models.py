@@ -2,11 +2,12 @@
 
 import os
 
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from gateway.sealing import seal, unseal
+from gateway.upstream_rules import key_env_allowed, validate_key_env, validate_upstream_url
 from keys.models import Plan
 
 NAME = RegexValidator(r"^[A-Za-z0-9._:/-]+$", _("Use letters, digits and . _ : / - only."))
@@ -17,17 +18,30 @@ class Upstream(models.Model):
 
     name = models.CharField(max_length=64, unique=True, validators=[NAME], verbose_name=_("name"))
     base_url = models.URLField(
-        max_length=300, help_text=_("Including /v1, e.g. http://10.0.0.5:8000/v1"), verbose_name=_("base url")
+        max_length=300,
+        validators=[validate_upstream_url],
+        help_text=_(
+            "Including /v1, e.g. https://api.example.com/v1. "
+            "Changing it removes a stored key unless you enter the key again."
+        ),
+        verbose_name=_("base url"),
     )
     sealed_api_key = models.TextField(blank=True, editable=False, verbose_name=_("sealed api key"))
     api_key_env = models.CharField(
         verbose_name=_("api key env"),
         max_length=128,
         blank=True,
-        help_text=_("Read the API key from this environment variable instead."),
+        validators=[validate_key_env],
+        help_text=_(
+            "Read the API key from this environment variable instead. "
+            "Its name must start with the configured prefix, TOLLGATE_UPSTREAM_ by default."
+        ),
     )
     timeout = models.FloatField(
-        default=120.0, validators=[MinValueValidator(1.0)], help_text=_("Seconds."), verbose_name=_("timeout")
+        default=120.0,
+        validators=[MinValueValidator(1.0), MaxValueValidator(3600.0)],
+        help_text=_("Seconds."),
+        verbose_name=_("timeout"),
     )
     weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)], verbose_name=_("weight"))
     max_concurrent = models.PositiveIntegerField(
@@ -51,16 +65,36 @@ class Upstream(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        # A sealed key belongs to the host it was given for: moving the upstream without typing the key
+        # again would hand it to whoever listens at the new address.
+        moved = getattr(self, "_saved_base_url", None) not in (None, self.base_url)
+        if moved and not getattr(self, "_key_given", False):
+            self.sealed_api_key = ""
+        super().save(*args, **kwargs)
+        self._saved_base_url, self._key_given = self.base_url, False
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._saved_base_url = instance.__dict__.get("base_url")
+        return instance
+
     @property
     def api_key(self) -> str:
-        return os.environ.get(self.api_key_env, "") if self.api_key_env else unseal(self.sealed_api_key)
+        if self.api_key_env:
+            # Rows saved before the prefix rule must not read other variables either.
+            return os.environ.get(self.api_key_env, "") if key_env_allowed(self.api_key_env) else ""
+        return unseal(self.sealed_api_key)
 
     def set_api_key(self, plaintext: str) -> None:
         self.sealed_api_key = seal(plaintext)
+        self._key_given = True
 
     @property
     def has_api_key(self) -> bool:
-        return bool(self.sealed_api_key or self.api_key_env)
+        """Whether a usable key is there: sealed under this secret, or in its (allowed) variable."""
+        return bool(self.api_key)
 
 
 class CatalogModel(models.Model):

@@ -1,5 +1,7 @@
 """The /keys/ page: plans, Generate Key, the user's keys with Revoke and Rotate."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -12,6 +14,8 @@ from keys import selectors, services
 from keys.backends import get_backend
 from keys.crypto import TAG
 from keys.exceptions import KeyAlreadyExists, KeyServiceError
+
+DAYS = re.compile(r"[0-9]{1,6}")
 
 
 def _page(
@@ -45,18 +49,28 @@ def keys_page(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
+def _field(request: HttpRequest, name: str) -> str:
+    # PostgreSQL refuses NUL in text: a field carrying one would otherwise end as a 500.
+    return request.POST.get(name, "").replace("\x00", "")
+
+
+def _days(value: str) -> int | None:
+    """The days asked for; -1 (refused by the service) for anything but ASCII digits ('²' passes isdigit)."""
+    if not value:
+        return None
+    return int(value) if DAYS.fullmatch(value) else -1
+
+
 @never_cache
 @login_required
 @require_POST
 def key_generate(request: HttpRequest) -> HttpResponse:
-    plan_name = request.POST.get("plan_name", "")
-    days = request.POST.get("expires_in_days", "")
     try:
         key, plaintext = services.key_create(
             owner=request.user,
-            plan_name=plan_name,
-            label=request.POST.get("label", ""),
-            expires_in_days=int(days) if days.isdigit() else None if not days else -1,
+            plan_name=_field(request, "plan_name"),
+            label=_field(request, "label"),
+            expires_in_days=_days(request.POST.get("expires_in_days", "")),
         )
     except KeyServiceError as exc:
         message = exc.page_message if isinstance(exc, KeyAlreadyExists) else exc.message
@@ -95,7 +109,7 @@ def key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 def key_switch(request: HttpRequest, pk: int) -> HttpResponse:
     key = selectors.key_get(owner=request.user, pk=pk)
     try:
-        services.key_switch_plan(key=key, plan_name=request.POST.get("plan_name", ""))
+        services.key_switch_plan(key=key, plan_name=_field(request, "plan_name"))
     except KeyServiceError as exc:
         messages.error(request, exc.message)
     else:

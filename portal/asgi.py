@@ -19,6 +19,7 @@ from chat.seed_query import query  # noqa: E402
 from gateway.http import MAX_REQUEST_BODY  # noqa: E402
 from gateway.request_id import with_request_ids  # noqa: E402
 from gateway.routing import gateway_or  # noqa: E402
+from portal.body_limit import body_limited  # noqa: E402
 from portal.daphne_limits import install as install_daphne_limits  # noqa: E402
 from portal.eager_writes import install as install_eager_writes  # noqa: E402
 from portal.logs import daphne_access_through_logging  # noqa: E402
@@ -30,7 +31,7 @@ daphne_access_through_logging()
 
 application = ProtocolTypeRouter(
     {
-        "http": with_request_ids(gateway_or(django_asgi_app, {"/query": ("GET", query)})),
+        "http": with_request_ids(gateway_or(body_limited(django_asgi_app), {"/query": ("GET", query)})),
         "websocket": with_request_ids(SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -3,10 +3,13 @@ arrive rather than held whole in memory, overlong URLs answered with 414 rather 
 no second parse of every body (Twisted parses form and multipart bodies into request.args, which
 daphne never reads: a tenth of each request's time, and a 25 MB upload held twice)."""
 
+import io
 import json
 
 from daphne.http_protocol import HTTPFactory, WebRequest
 from twisted.web import http
+
+from portal.body_limit import max_request_body
 
 MAX_URL_LINE = 160 * 1024  # /query's longest message, percent-encoded Thai, fits with room to spare
 
@@ -18,11 +21,16 @@ def _refuse(channel: http.HTTPChannel, status: int, reason: bytes, code: str, me
     channel.loseConnection()
 
 
+def _too_large(limit: int) -> str:
+    if limit % (1024 * 1024) == 0:
+        return f"The request body is larger than {limit // (1024 * 1024)} MiB."
+    return f"The request body is larger than {limit} bytes."
+
+
 def install(*, max_body: int) -> None:
     """Patch daphne's request and Twisted's channel classes; idempotent."""
     if getattr(WebRequest, "_tollgate_limits", False):
         return
-    too_large = f"The request body is larger than {max_body // (1024 * 1024)} MiB."
     original_got_length, original_process, original_init = WebRequest.gotLength, WebRequest.process, WebRequest.__init__
 
     def __init__(self, *args, **kwargs):
@@ -32,17 +40,22 @@ def install(*, max_body: int) -> None:
     def gotLength(self, length):
         self._tollgate_received, self._tollgate_refused = 0, False
         original_got_length(self, length)
-        if length is not None and length > max_body:
+        # Only /v1 takes uploads; Django's routes get their own, smaller cap (the path is known by now).
+        gateway = (getattr(self.channel, "_path", b"") or b"").startswith(b"/v1")
+        self._tollgate_max = max_body if gateway else min(max_body, max_request_body())
+        if not gateway:
+            self.content = io.BytesIO()  # bounded by that cap: Twisted would spool it to a temporary file
+        if length is not None and length > self._tollgate_max:
             self._tollgate_refused = True  # refused from its Content-Length, before a byte of it is read
-            _refuse(self.channel, 413, b"Payload Too Large", "body_too_large", too_large)
+            _refuse(self.channel, 413, b"Payload Too Large", "body_too_large", _too_large(self._tollgate_max))
 
     def handleContentChunk(self, data: bytes) -> None:
         if self._tollgate_refused:
             return
         self._tollgate_received += len(data)
-        if self._tollgate_received > max_body:  # a chunked body gives no length to check first
+        if self._tollgate_received > self._tollgate_max:  # a chunked body gives no length to check first
             self._tollgate_refused = True
-            _refuse(self.channel, 413, b"Payload Too Large", "body_too_large", too_large)
+            _refuse(self.channel, 413, b"Payload Too Large", "body_too_large", _too_large(self._tollgate_max))
             return
         self.content.write(data)
 

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apigateway",
     "gateway",
     "chat",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -122,12 +123,36 @@ def _database(url: str) -> dict:
 DATABASES = {"default": _database(env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def redis_channel_layer(url: str) -> dict:
+    """The channel layer on Redis at `url`, with reads that outlast its blocking pop."""
+    # channels_redis waits on BZPOPMIN for 5 s, and redis-py 8 times a read out after 5 s by default:
+    # with the defaults, every idle consumer's receive raised and its socket closed with 1011.
+    host = {
+        "address": url,
+        "socket_timeout": 30,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+        # A pooled connection idle past this is pinged before use, so one Redis restart costs no error.
+        "health_check_interval": 15,
+    }
+    return {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}
+
+
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # allauth keeps log-in limits and used TOTP codes in the default cache: in the database, every
+    # process shares them (a local-memory cache let 4 workers take 4 times the failed log-ins).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "tollgate_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -214,6 +239,12 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
 LLM_MAX_CONCURRENT = env.int("LLM_MAX_CONCURRENT", default=0)
+# Largest request body for every route outside /v1 (which caps its own): 413 past it, read or not.
+MAX_REQUEST_BODY = env.int("MAX_REQUEST_BODY", default=2_621_440)
+# Upstream keys read from the environment must be in variables named with this prefix.
+UPSTREAM_KEY_ENV_PREFIX = env.str("UPSTREAM_KEY_ENV_PREFIX", default="TOLLGATE_UPSTREAM_")
+# Catalogue upstreams on loopback or private addresses (e.g. Ollama on this machine): on by default only in debug.
+UPSTREAM_ALLOW_PRIVATE = env.bool("UPSTREAM_ALLOW_PRIVATE", default=DEBUG)
 # How long each process keeps its copy of the model catalogue before reading it again.
 GATEWAY_CATALOGUE_SECONDS = env.float("GATEWAY_CATALOGUE_SECONDS", default=2.0)
 AWS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default=""))

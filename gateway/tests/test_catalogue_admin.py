@@ -16,10 +16,11 @@ from keys.models import Plan
 
 pytestmark = pytest.mark.django_db
 
+THAI_ENV = "TOLLGATE_UPSTREAM_THAI_KEY"
 CATALOGUE = {
     "upstreams": [
         {"name": "main", "base_url": "http://10.0.0.5:8000/v1", "api_key": "sk-main-secret", "weight": 3},
-        {"name": "thai", "base_url": "http://10.0.0.6:8000/v1", "api_key_env": "THAI_KEY", "timeout": 30},
+        {"name": "thai", "base_url": "http://10.0.0.6:8000/v1", "api_key_env": THAI_ENV, "timeout": 30},
     ],
     "models": [
         {"name": "chat", "upstream_model": "llama-3-70b", "upstreams": ["main", "thai"]},
@@ -36,7 +37,9 @@ def staff_client(client, user_factory):
 
 
 @pytest.fixture
-def catalogue_file(tmp_path, plans):
+def catalogue_file(tmp_path, plans, monkeypatch):
+    monkeypatch.setenv(THAI_ENV, "sk-thai")
+
     def write(data: object) -> str:
         path = tmp_path / "catalogue.json"
         path.write_text(json.dumps(data))
@@ -60,7 +63,7 @@ def test_load_models_creates_then_changes_nothing(catalogue_file):
     main = Upstream.objects.get(name="main")
     assert main.weight == 3 and main.api_key == "sk-main-secret" and "sk-main-secret" not in main.sealed_api_key
     thai = Upstream.objects.get(name="thai")
-    assert thai.timeout == 30 and thai.api_key_env == "THAI_KEY"
+    assert thai.timeout == 30 and thai.api_key_env == "TOLLGATE_UPSTREAM_THAI_KEY"
     chat = CatalogModel.objects.get(name="chat")
     assert chat.served_as == "llama-3-70b" and {u.name for u in chat.upstreams.all()} == {"main", "thai"}
     assert CatalogModel.objects.get(name="typhoon").served_as == "typhoon"  # upstream_model defaults to name
@@ -91,10 +94,16 @@ def test_an_edit_updates_only_what_changed(catalogue_file):
         ([], "JSON object"),
         ({"models": [{"name": "x", "upstreams": ["nowhere"]}]}, "unknown upstream(s) nowhere"),
         ({"plans": {"Gold": []}}, "unknown plan Gold"),
-        ({"upstreams": [{"name": "bad name!", "base_url": "http://x/v1"}]}, "upstream bad name!"),
+        ({"upstreams": [{"name": "bad name!", "base_url": "http://x/v1"}]}, "upstream 'bad name!'"),
         ({"upstreams": [{"name": "u", "base_url": "not a url"}]}, "Enter a valid URL"),
-        ({"upstreams": [{"name": "u", "base_url": "http://x/v1", "weight": "heavy"}]}, "'weight' must be a positive"),
-        ({"upstreams": [{"name": "u", "base_url": "http://x/v1", "timeout": -1}]}, "'timeout' must be a positive"),
+        (
+            {"upstreams": [{"name": "u", "base_url": "http://x/v1", "weight": "heavy"}]},
+            "'weight' must be a whole number",
+        ),
+        (
+            {"upstreams": [{"name": "u", "base_url": "http://x/v1", "timeout": -1}]},
+            "'timeout' must be a number of seconds",
+        ),
     ],
 )
 def test_a_bad_file_is_refused_whole_with_a_clear_message(catalogue_file, data, message):
@@ -137,7 +146,7 @@ def test_the_admin_lists_models_with_upstreams_grants_and_health(staff_client, c
     assert "llama-3-70b" in models_page and "main, thai" in models_page and "10RequestPerDay" in models_page
     thai = Upstream.objects.get(name="thai")
     detail = staff_client.get(f"/admin/gateway/upstream/{thai.pk}/change/").content.decode()
-    assert "did not answer in time" in detail and "THAI_KEY" in detail
+    assert "did not answer in time" in detail and "TOLLGATE_UPSTREAM_THAI_KEY" in detail
 
 
 def test_a_database_dump_holds_no_upstream_key(catalogue_file):
@@ -157,8 +166,9 @@ def test_a_key_sealed_under_another_secret_reads_as_none(settings):
 
 
 def test_the_api_key_can_come_from_the_environment(monkeypatch):
-    monkeypatch.setitem(os.environ, "UPSTREAM_KEY_FOR_TEST", "sk-from-env")
-    assert Upstream(name="u", base_url="http://x/v1", api_key_env="UPSTREAM_KEY_FOR_TEST").api_key == "sk-from-env"
+    monkeypatch.setitem(os.environ, "TOLLGATE_UPSTREAM_KEY_FOR_TEST", "sk-from-env")
+    upstream = Upstream(name="u", base_url="http://x/v1", api_key_env="TOLLGATE_UPSTREAM_KEY_FOR_TEST")
+    assert upstream.api_key == "sk-from-env"
 
 
 def test_a_failing_upstream_rests_then_is_tried_again(monkeypatch):

@@ -42,11 +42,11 @@ def load_settings(show: str = f"{STORES}, s.DEBUG", **env) -> subprocess.Complet
     )
 
 
-def test_defaults_are_sqlite_locmem_and_in_memory_layer():
+def test_defaults_are_sqlite_database_cache_and_in_memory_layer():
     result = load_settings(DJANGO_DEBUG="1")
     assert result.stdout.split() == [
         "django.db.backends.sqlite3",
-        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.db.DatabaseCache",
         "channels.layers.InMemoryChannelLayer",
         "True",
     ]

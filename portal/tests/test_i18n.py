@@ -303,6 +303,7 @@ def test_the_admin_is_thai_for_a_thai_staff_member(client, user_factory, plans, 
     kept = [
         staff.email, key.public_prefix, "KEYS_BACKEND=aws", "usage plan", "“Control”", "“Command”", "Mac",
         "URL", "True", "False", "Authenticators", "(MFA)", 'alt="Search"', "key.created", "account.logged_in",
+        "TOLLGATE_UPSTREAM_",
         *plans, *(plan.description for plan in plans.values()),
     ]  # fmt: skip
     for path, words in pages.items():

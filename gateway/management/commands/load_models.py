@@ -1,11 +1,12 @@
 """manage.py load_models FILE: the model catalogue from a JSON file, idempotently."""
 
-import json
+from collections import Counter
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gateway.catalogue_load import CatalogueFileError, catalogue_load
+from gateway.catalogue_file import CatalogueFileError, catalogue_parse
+from gateway.catalogue_load import catalogue_load
 
 
 class Command(BaseCommand):
@@ -14,20 +15,27 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", help="path to the JSON file")
         parser.add_argument("--dry-run", action="store_true", help="print the changes without saving them")
+        parser.add_argument(
+            "--allow-unset-env",
+            action="store_true",
+            help="load upstreams whose api_key_env variable is not set in this environment",
+        )
 
-    def handle(self, *args, file: str, dry_run: bool, **options) -> None:
+    def handle(self, *args, file: str, dry_run: bool, allow_unset_env: bool, **options) -> None:
         try:
-            data = json.loads(Path(file).read_text(encoding="utf-8"))
+            text = Path(file).read_text(encoding="utf-8")
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}") from exc
-        except ValueError as exc:
-            raise CommandError(f"{file} is not valid JSON: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{file} is not UTF-8 text: {exc.reason} at byte {exc.start}.") from exc
         try:
-            changes = catalogue_load(data=data, dry_run=dry_run)
+            changes = catalogue_load(data=catalogue_parse(text), dry_run=dry_run, allow_unset_env=allow_unset_env)
         except CatalogueFileError as exc:
             raise CommandError(f"{file}: {exc} Nothing was changed.") from exc
         for change in changes:
             self.stdout.write(str(change))
-        made = sum(change.action != "same" for change in changes)
+        actions = Counter(change.action for change in changes)
+        made = len(changes) - actions["same"]
         verb = "would change" if dry_run else "changed"
-        self.stdout.write(self.style.SUCCESS(f"{verb} {made} of {len(changes)} entries"))
+        counts = f"created {actions['create']}, changed {actions['update']}, unchanged {actions['same']}"
+        self.stdout.write(self.style.SUCCESS(f"{verb} {made} of {len(changes)} entries ({counts})"))
