@@ -62,7 +62,8 @@ def make_key(email: str, env: dict[str, str], plan: str = "20RequestPerDay", lim
 
 
 async def burst(urls: list[str], key: str, total: int) -> list[int]:
-    clients = [openai.AsyncOpenAI(base_url=url + "/v1", api_key=key, max_retries=0) for url in urls]
+    # 1,150 connections at once overflow the listen backlog on a busy machine: SYN retries take seconds.
+    clients = [openai.AsyncOpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60) for url in urls]
 
     async def one(index: int) -> int:
         try:
