@@ -31,12 +31,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
 class RedisServer:
     """A redis-server of our own: no persistence, so a restart brings it back empty."""
 
