@@ -2,9 +2,11 @@
 
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -13,6 +15,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from testsupport.services import PostgresServer, RedisServer, ServiceUnavailable, postgres_database, running
+from testsupport.shared_redis import RedisDatabaseClaim
 from testsupport.upstream import Upstream
 
 ROOT = Path(__file__).resolve().parent
@@ -133,15 +137,101 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session")
+def test_run_dir() -> Iterator[Path]:
+    """This run's own folder (live servers' logs, the SQLite test database), removed at the end."""
+    path = Path(tempfile.mkdtemp(prefix="tollgate-test-run-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, test_run_dir) -> None:
+    """The SQLite test database lives in this run's folder: runs side by side never share one."""
+    for database in settings.DATABASES.values():
+        if database["ENGINE"] == "django.db.backends.sqlite3" and database.get("TEST", {}).get("NAME"):
+            database["TEST"]["NAME"] = str(test_run_dir / Path(database["TEST"]["NAME"]).name)
+
+
+@pytest.fixture(scope="session")
+def test_redis() -> Iterator[RedisServer | RedisDatabaseClaim]:
+    """This run's Redis: an empty database claimed on TEST_REDIS_URL, else a redis-server of its own."""
+    try:
+        if shared := os.environ.get("TEST_REDIS_URL"):
+            claim = RedisDatabaseClaim(shared).claim()
+            yield claim
+            claim.release()
+        else:
+            with running(RedisServer) as server:
+                yield server
+    except ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def test_redis_url(test_redis) -> str:
+    return test_redis.url
+
+
+@pytest.fixture
+def fresh_redis_url(test_redis) -> str:
+    """The run's Redis emptied of what earlier tests wrote (it holds nothing else)."""
+    test_redis.empty()
+    return test_redis.url
+
+
+@pytest.fixture(scope="session")
+def test_postgres_url() -> str:
+    """A PostgreSQL server to make databases on: TEST_DATABASE_URL, else the local one as postgres."""
+    import psycopg
+
+    url = os.environ.get("TEST_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        pytest.skip(f"PostgreSQL at {url} cannot be reached: {exc}")
+    return url
+
+
+@pytest.fixture
+def fresh_postgres_database(test_postgres_url) -> Iterator[str]:
+    """The URL of a database made for this test alone, dropped after it."""
+    try:
+        with postgres_database(test_postgres_url) as url:
+            yield url
+    except ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop(), kill() and start() again, empty."""
+    try:
+        with running(RedisServer) as server:
+            yield server
+    except ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster of this test's own, which it may stop() and start() again on its data."""
+    try:
+        with running(PostgresServer) as server:
+            yield server
+    except ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
 class LiveServer:
     """Tollgate under a real daphne process, as `make run` serves it."""
 
-    def __init__(self, env: dict[str, str], server: str = "daphne", workers: int = 1) -> None:
+    def __init__(self, env: dict[str, str], server: str = "daphne", workers: int = 1, *, run_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
         # The same secret key as this process, so that upstream keys sealed here can be unsealed there.
-        full_env.update({"DJANGO_SECRET_KEY": settings.SECRET_KEY, "DJANGO_DEBUG": "0", **env})
+        full_env.update({"DJANGO_SECRET_KEY": settings.SECRET_KEY, "DJANGO_DEBUG": "0", "TMPDIR": str(run_dir), **env})
         address = ["127.0.0.1", str(self.port)]
         if server == "daphne":
             command = [sys.executable, "-m", "daphne", "-b", address[0], "-p", address[1]]
@@ -149,7 +239,7 @@ class LiveServer:
             command = [sys.executable, "-m", "uvicorn", "--host", address[0], "--port", address[1]]
             command += ["--workers", str(workers), "--lifespan", "off", "--no-access-log"]
         command.append("portal.asgi:application")
-        self.log = open(ROOT / f".live-{self.port}.log", "w+")  # noqa: SIM115
+        self.log = open(run_dir / f".live-{self.port}.log", "w+")  # noqa: SIM115
         self.process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait()
 
@@ -196,19 +286,19 @@ def live_server_env(upstream_server) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def live(django_db_setup, django_db_blocker, live_server_env) -> Iterator[LiveServer]:
+def live(django_db_setup, django_db_blocker, live_server_env, test_run_dir) -> Iterator[LiveServer]:
     """One daphne process on the test database (SQLite file), with the loopback upstream."""
-    server = LiveServer({"DATABASE_URL": sqlite_test_url(), **live_server_env})
+    server = LiveServer({"DATABASE_URL": sqlite_test_url(), **live_server_env}, run_dir=test_run_dir)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def live_server_factory(django_db_setup) -> Iterator[Callable[..., LiveServer]]:
+def live_server_factory(django_db_setup, test_run_dir) -> Iterator[Callable[..., LiveServer]]:
     servers: list[LiveServer] = []
 
     def start(env: dict[str, str], server: str = "daphne", workers: int = 1) -> LiveServer:
-        instance = LiveServer(env, server, workers)
+        instance = LiveServer(env, server, workers, run_dir=test_run_dir)
         servers.append(instance)
         return instance
 

@@ -1,1 +1,1 @@
-"""What the tests and bench/ share: a loopback OpenAI-compatible LLM and OpenAI's answer shapes."""
+"""What tests and bench/ share: a loopback OpenAI-compatible LLM, OpenAI's shapes, Redis and PostgreSQL servers."""

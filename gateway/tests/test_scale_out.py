@@ -9,45 +9,34 @@ from pathlib import Path
 import openai
 import pytest
 
-from conftest import service_reachable
+from testsupport import services
 
 pytestmark = pytest.mark.services
 ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN = "postgres://postgres@127.0.0.1:5432/test"
-PG_URL = "postgres://postgres@127.0.0.1:5432/tollgate_scale_test"
-REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 @pytest.fixture(scope="module")
-def postgres_database():
-    if not service_reachable(5432):
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS tollgate_scale_test WITH (FORCE)")
-        conn.execute("CREATE DATABASE tollgate_scale_test")
-    manage(["migrate", "--noinput", "-v0"])
-    yield PG_URL
-    with psycopg.connect(PG_ADMIN.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS tollgate_scale_test WITH (FORCE)")
+def postgres_database(test_postgres_url):
+    """One database for the module's tests (migrating it takes a while), made for them and dropped after."""
+    try:
+        with services.postgres_database(test_postgres_url) as url:
+            manage(["migrate", "--noinput", "-v0"], {"DATABASE_URL": url})
+            yield url
+    except services.ServiceUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture
-def redis_url():
-    if not service_reachable(6379):
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    return REDIS_URL
+def redis_url(fresh_redis_url):
+    return fresh_redis_url
 
 
-def manage(args: list[str], env: dict | None = None) -> str:
+def manage(args: list[str], env: dict[str, str]) -> str:
+    """manage.py on the env's DATABASE_URL."""
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "DJANGO_DEBUG": "1", "DATABASE_URL": PG_URL, **(env or {})},
+        env={"PATH": "/usr/bin:/bin", "DJANGO_DEBUG": "1", **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -56,7 +45,12 @@ def manage(args: list[str], env: dict | None = None) -> str:
     return result.stdout
 
 
-def make_key(email: str, env: dict | None = None, plan: str = "20RequestPerDay", limit: int = 20) -> str:
+def shell_env(env: dict[str, str]) -> dict[str, str]:
+    """What a manage.py command needs of a live server's env: its database and Redis."""
+    return {"DATABASE_URL": env["DATABASE_URL"], "REDIS_URL": env.get("REDIS_URL", "")}
+
+
+def make_key(email: str, env: dict[str, str], plan: str = "20RequestPerDay", limit: int = 20) -> str:
     code = (
         "from django.contrib.auth.models import User; from keys.services import key_create; "
         "from keys.models import Plan; "
@@ -68,7 +62,8 @@ def make_key(email: str, env: dict | None = None, plan: str = "20RequestPerDay",
 
 
 async def burst(urls: list[str], key: str, total: int) -> list[int]:
-    clients = [openai.AsyncOpenAI(base_url=url + "/v1", api_key=key, max_retries=0) for url in urls]
+    # 1,150 connections at once overflow the listen backlog on a busy machine: SYN retries take seconds.
+    clients = [openai.AsyncOpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60) for url in urls]
 
     async def one(index: int) -> int:
         try:
@@ -90,7 +85,7 @@ def test_sixty_requests_over_five_processes_admit_exactly_twenty(
     env = {"DATABASE_URL": postgres_database, **live_server_env}
     if with_redis:
         env["REDIS_URL"] = redis_url
-    key = make_key(f"scale-{with_redis}@example.com", {"REDIS_URL": env.get("REDIS_URL", "")})
+    key = make_key(f"scale-{with_redis}@example.com", shell_env(env))
     workers = live_server_factory(env, server="uvicorn", workers=4)
     daphne = live_server_factory(env)
     statuses = asyncio.run(burst([workers.url, daphne.url], key, 60))
@@ -114,7 +109,7 @@ def test_leases_over_three_processes_admit_exactly_a_large_plans_limit(
     env = {"DATABASE_URL": postgres_database, **live_server_env}
     if with_redis:
         env["REDIS_URL"] = redis_url
-    key = make_key(f"lease-{with_redis}@example.com", {"REDIS_URL": env.get("REDIS_URL", "")}, "Large", 1000)
+    key = make_key(f"lease-{with_redis}@example.com", shell_env(env), "Large", 1000)
     workers = live_server_factory(env, server="uvicorn", workers=2)
     daphne = live_server_factory(env)
     statuses = asyncio.run(burst([workers.url, daphne.url], key, 1150))
@@ -135,7 +130,7 @@ def test_once_the_recorded_tokens_reach_the_limit_no_process_admits_more(
     if with_redis:
         env["REDIS_URL"] = redis_url
     email = f"tokens-{with_redis}@example.com"
-    key = make_key(email, {"REDIS_URL": env.get("REDIS_URL", "")}, f"Tokens{with_redis}", 1000)
+    key = make_key(email, shell_env(env), f"Tokens{with_redis}", 1000)
     manage(
         [
             "shell",
@@ -143,7 +138,8 @@ def test_once_the_recorded_tokens_reach_the_limit_no_process_admits_more(
             "0",
             "-c",
             f"from keys.models import Plan; Plan.objects.filter(name='Tokens{with_redis}').update(tokens_per_day=40)",
-        ]
+        ],
+        shell_env(env),
     )
     servers = [live_server_factory(env, server="uvicorn", workers=2), live_server_factory(env)]
     for index in range(4):  # 13 tokens each (1 asked, 12 answered): 13, 26, 39 < 40, then 52

@@ -6,7 +6,6 @@ import pytest
 from asgiref.sync import sync_to_async
 
 import keys.metering.leases as leases_module
-from conftest import service_reachable
 from keys.metering.keycache import key_info_load
 from keys.metering.leases import LEASE_MAX, Leases
 from keys.metering.quota import get_quota_store
@@ -100,13 +99,9 @@ class TestDatabaseLeases(LeaseContract):
 
 class TestRedisLeases(LeaseContract):
     @pytest.fixture
-    def store(self, settings):
-        if not service_reachable(6379):
-            pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-        settings.REDIS_URL = "redis://127.0.0.1:6379/12"
-        store = get_quota_store()
-        store.sync.flushdb()
-        return store
+    def store(self, settings, fresh_redis_url):
+        settings.REDIS_URL = fresh_redis_url
+        return get_quota_store()
 
 
 def test_lease_size_shrinks_near_the_limit():

@@ -5,7 +5,6 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 
-from conftest import service_reachable
 from keys.metering import utc_today
 from keys.metering.keycache import key_info_load
 from keys.metering.quota import get_quota_store
@@ -82,13 +81,10 @@ class TestDatabaseQuota(QuotaStoreContract):
 
 
 @pytest.fixture
-def redis_store(settings) -> RedisQuota:
-    if not service_reachable(6379):
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    settings.REDIS_URL = "redis://127.0.0.1:6379/13"
+def redis_store(settings, fresh_redis_url) -> RedisQuota:
+    settings.REDIS_URL = fresh_redis_url
     store = get_quota_store()
     assert isinstance(store, RedisQuota)
-    store.sync.flushdb()
     return store
 
 

@@ -4,7 +4,6 @@ import dataclasses
 
 import pytest
 
-from conftest import service_reachable
 from keys.metering import KeyInfo
 from keys.metering.throttle import throttle_wait
 from keys.metering.throttle.local import LocalThrottle
@@ -46,16 +45,11 @@ class TestLocalThrottle(ThrottleContract):
 
 class TestRedisThrottle(ThrottleContract):
     @pytest.fixture
-    def throttle(self):
-        if not service_reachable(6379):
-            pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-        import redis
+    def throttle(self, fresh_redis_url):
+        return RedisThrottle(fresh_redis_url)
 
-        redis.Redis.from_url("redis://127.0.0.1:6379/12").flushdb()
-        return RedisThrottle("redis://127.0.0.1:6379/12")
-
-    async def test_workers_share_one_bucket(self, throttle):
-        another_worker = RedisThrottle("redis://127.0.0.1:6379/12")
+    async def test_workers_share_one_bucket(self, throttle, test_redis_url):
+        another_worker = RedisThrottle(test_redis_url)
         assert await throttle.wait(INFO) == 0
         assert await another_worker.wait(INFO) == 0
         assert await throttle.wait(INFO) > 0
