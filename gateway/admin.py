@@ -2,7 +2,9 @@
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.templatetags.admin_list import _boolean_icon
 from django.http import HttpRequest
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -53,9 +55,12 @@ class UpstreamAdmin(admin.ModelAdmin):
     search_fields = ["name", "base_url"]
     readonly_fields = ["key_status", "last_success_at", "last_error_at", "last_error"]
 
-    @admin.display(description=_("API key set"), boolean=True)
-    def key_set(self, upstream: Upstream) -> bool:
-        return upstream.has_api_key
+    @admin.display(description=_("API key set"))
+    def key_set(self, upstream: Upstream) -> str:
+        # In red when the upstream has a key it cannot use here: it is not called at all then.
+        if upstream.misconfiguration:
+            return format_html('<strong class="errornote-inline">{}</strong>', self.key_status(upstream))
+        return _boolean_icon(upstream.has_api_key)
 
     @admin.display(description=_("API key"))
     def key_status(self, upstream: Upstream) -> str:

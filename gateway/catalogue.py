@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from gateway.app_settings import app_settings
 from gateway.upstreams import BaseUpstream, client_for, get_upstream
+from gateway.upstreams.misconfigured import MisconfiguredUpstream
 from plumbing.dbthread import in_db_thread
 
 logger = logging.getLogger(__name__)
@@ -84,18 +85,26 @@ def snapshot_load() -> Snapshot:
         plan_ids = frozenset(plan.pk for plan in row.plans.all())
         restricted |= plan_ids
         targets = tuple(
-            Target(
-                u.pk,
-                u.name,
-                client_for(u.base_url, u.api_key, u.timeout, u.max_concurrent or 0),
-                u.weight,
-                row.served_as,
-            )
-            for u in row.upstreams.all()
-            if u.enabled
+            Target(u.pk, u.name, _client(u), u.weight, row.served_as) for u in row.upstreams.all() if u.enabled
         )
+        usable = tuple(t for t in targets if not isinstance(t.client, MisconfiguredUpstream))
+        targets = usable or targets  # with none usable, calls fail with upstream_misconfigured, uncharged
         entries[row.name] = _Entry(targets, plan_ids)
     return Snapshot(entries, frozenset(restricted))
+
+
+_told: set[tuple[str, str]] = set()
+
+
+def _client(upstream) -> BaseUpstream:
+    """The upstream's client; one that fails at once if its credentials cannot be used here."""
+    problem = upstream.misconfiguration
+    if not problem:
+        return client_for(upstream.base_url, upstream.api_key, upstream.timeout, upstream.max_concurrent or 0)
+    if (upstream.name, problem) not in _told:  # said once per process, not once per reload
+        _told.add((upstream.name, problem))
+        logger.error("upstream %s will not be called: %s", upstream.name, problem)
+    return MisconfiguredUpstream(upstream.name, problem)
 
 
 class _Cache:

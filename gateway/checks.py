@@ -3,7 +3,8 @@
 import re
 from urllib.parse import urlparse
 
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
+from django.db import DatabaseError
 
 from gateway.app_settings import app_settings
 
@@ -32,3 +33,23 @@ def check_upstream_key_prefix(app_configs=None, **kwargs) -> list[Error]:
             )
         ]
     return []
+
+
+@register()
+def check_upstream_credentials(app_configs=None, **kwargs) -> list[Warning]:
+    """Upstreams whose key cannot be used here are never called; say which, at start and in `manage.py check`."""
+    from gateway.models import Upstream
+
+    try:
+        upstreams = list(Upstream.objects.filter(enabled=True))
+    except DatabaseError:  # not migrated yet: nothing to say
+        return []
+    return [
+        Warning(
+            f"Upstream {u.name!r} will not be called: {u.misconfiguration}.",
+            hint="Set its key again in the admin, or set the variable it names, then restart.",
+            id="gateway.W003",
+        )
+        for u in upstreams
+        if u.misconfiguration
+    ]

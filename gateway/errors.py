@@ -10,6 +10,7 @@ class UpstreamError(Exception):
     TIMEOUT, UNREACHABLE, FAILED, BROKE_OFF = "timeout", "unreachable", "failed", "broke_off"
     CREDENTIALS = "credentials_refused"
     BUSY = "at_capacity"
+    MISCONFIGURED = "upstream_misconfigured"  # its key cannot be used here: never called without it
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)

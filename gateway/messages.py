@@ -33,6 +33,9 @@ UPSTREAM_UNREACHABLE = "The model server could not be reached."
 UPSTREAM_BROKE_OFF = "The model server broke off its answer."
 UPSTREAM_STOPPED = "The model server stopped answering."
 UPSTREAM_BUSY = "The model server is answering as many requests as the operator allows; try again in a moment."
+UPSTREAM_MISCONFIGURED = (
+    "The model server's credentials are not usable on this Tollgate; the operator has been told. Try again later."
+)
 UPSTREAM_CREDENTIALS = "The model server refused Tollgate's credentials. The operator has been told; try again later."
 DEMO_ONLY_CHATS = (
     "The built-in demo model only answers /v1/chat/completions; the operator sets LLM_BASE_URL for a real model."

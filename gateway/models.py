@@ -2,6 +2,7 @@
 
 import os
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -95,6 +96,20 @@ class Upstream(models.Model):
     def has_api_key(self) -> bool:
         """Whether a usable key is there: sealed under this secret, or in its (allowed) variable."""
         return bool(self.api_key)
+
+    @property
+    def misconfiguration(self) -> str:
+        """Why this upstream must not be called, or '' if it may: a key it should send but cannot, or an
+        address saved before the rules. Never called without the credentials it was given."""
+        if self.api_key_env and not self.api_key:
+            return f"its api_key_env {self.api_key_env} is not set in this process (or lacks the allowed prefix)"
+        if self.sealed_api_key and not self.api_key:
+            return "its key was sealed under another DJANGO_SECRET_KEY: set it again"
+        try:
+            validate_upstream_url(self.base_url)
+        except ValidationError as exc:
+            return f"its base_url is refused: {' '.join(str(m) for m in exc.messages)}"
+        return ""
 
 
 class CatalogModel(models.Model):

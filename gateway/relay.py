@@ -49,9 +49,8 @@ async def upstream_failed(send: Send, call: Call, exc: Exception) -> None:
     headers = admission_headers(call.admission, given_back=1)
     if isinstance(exc, UpstreamRefused):
         return await send_bytes(send, exc.status, exc.body, [(b"content-type", exc.content_type.encode()), *headers])
-    await send_error(
-        send, exc.status, f"{exc.message} {messages.NOT_CHARGED}", "upstream_error", "upstream_unavailable", headers
-    )
+    code = exc.code if exc.code == UpstreamError.MISCONFIGURED else "upstream_unavailable"
+    await send_error(send, exc.status, f"{exc.message} {messages.NOT_CHARGED}", "upstream_error", code, headers)
 
 
 async def send_stream_error(send: Send, failure: UpstreamError) -> None:

@@ -155,7 +155,8 @@ def test_the_list_shows_whether_a_key_is_set_not_which_variables_exist(staff_cli
     assert "TOLLGATE_UPSTREAM_PRESENT" not in page and "TOLLGATE_UPSTREAM_ABSENT" not in page
     rows = {name: row for row in page.split("<tr")[1:] for name in ("present", "absent") if f">{name}<" in row}
     assert 'alt="True"' in rows["present"].split('field-key_set"')[1].split("</td>")[0]
-    assert 'alt="False"' in rows["absent"].split('field-key_set"')[1].split("</td>")[0]
+    absent = rows["absent"].split('field-key_set"')[1].split("</td>")[0]
+    assert 'class="errornote-inline"' in absent and "(not set)" in absent  # in red: it is never called
 
 
 @pytest.mark.parametrize(("debug", "expected"), [("1", "True"), ("0", "False")])
