@@ -78,6 +78,13 @@ def alice_client(client, user):
 
 
 @pytest.fixture
+def staff_client(client, user_factory):
+    """A client logged in as a superuser, for the admin."""
+    client.force_login(user_factory("staff@example.com", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
 def key_factory(plans) -> Callable:
     from keys.services import key_create
 

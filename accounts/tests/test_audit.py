@@ -18,13 +18,6 @@ def actions(**filters) -> list[str]:
     return list(AuditEvent.objects.filter(**filters).order_by("id").values_list("action", flat=True))
 
 
-@pytest.fixture
-def staff_client(client, user_factory):
-    staff = user_factory("staff@example.com", is_staff=True, is_superuser=True)
-    client.force_login(staff)
-    return client
-
-
 def test_sign_up_log_in_and_a_failed_log_in_are_recorded(client, user):
     client.post(
         "/accounts/signup/",

@@ -31,12 +31,6 @@ CATALOGUE = {
 
 
 @pytest.fixture
-def staff_client(client, user_factory):
-    client.force_login(user_factory("staff@example.com", is_staff=True, is_superuser=True))
-    return client
-
-
-@pytest.fixture
 def catalogue_file(tmp_path, plans, monkeypatch):
     monkeypatch.setenv(THAI_ENV, "sk-thai")
 

@@ -68,7 +68,8 @@ def test_a_system_check_names_each_unusable_upstream(upstream_server, second_ups
     assert not any("'fine'" in w for w in warnings)
 
 
-def test_the_admin_shows_it_in_red(admin_client, upstream_server, second_upstream_server, settings):
-    catalogue(upstream_server, second_upstream_server, settings, second=True)
-    page = admin_client.get("/admin/gateway/upstream/").content.decode()
+def test_the_admin_shows_it_in_red(client, user_factory, upstream_server, second_upstream_server, settings):
+    catalogue(upstream_server, second_upstream_server, settings, second=True)  # changes the secret key: log in after
+    client.force_login(user_factory("staff@example.com", is_staff=True, is_superuser=True))
+    page = client.get("/admin/gateway/upstream/").content.decode()
     assert page.count('class="errornote-inline"') == 2

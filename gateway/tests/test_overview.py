@@ -12,12 +12,6 @@ from keys.models import DailyUsage, Refusal
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, user_factory):
-    client.force_login(user_factory("staff@example.com", is_staff=True, is_superuser=True))
-    return client
-
-
 def test_the_overview_shows_demand_and_refusals(staff_client, user, other_user, plans):
     alice, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
     bob, _ = services.key_create(owner=other_user, plan_name="30RequestPerDay")

@@ -19,12 +19,6 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def staff_client(client, user_factory):
-    client.force_login(user_factory("staff@example.com", is_staff=True, is_superuser=True))
-    return client
-
-
 def load(tmp_path, data: dict) -> str:
     path = tmp_path / "catalogue.json"
     path.write_text(json.dumps(data))

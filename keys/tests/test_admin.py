@@ -6,12 +6,6 @@ from keys.models import ApiKey, DailyUsage
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, user_factory):
-    client.force_login(user_factory("staff@example.com", is_staff=True, is_superuser=True))
-    return client
-
-
 def test_plans_list_shows_active_key_counts(staff_client, user, other_user, key_factory):
     key_factory(user, "10RequestPerDay")
     revoked, _ = key_factory(other_user, "10RequestPerDay")

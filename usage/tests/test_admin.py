@@ -8,12 +8,6 @@ from keys.models import DailyUsage
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, user_factory):
-    client.force_login(user_factory("staff@example.com", is_staff=True, is_superuser=True))
-    return client
-
-
 def test_usage_overview_is_read_only(staff_client, user, key_factory):
     key, _ = key_factory(user)
     DailyUsage.objects.create(key=key, day=utc_today(), requests=7, prompt_tokens=1, completion_tokens=2)
