@@ -108,20 +108,22 @@ async def models(scope: Scope, receive: Receive, send: Send) -> None:
     info = await authenticate(scope, send)
     if info is None:
         return
+    headers = await current_ratelimit_headers(info)  # like every authenticated answer; listing is free
     snapshot = await catalogue()
     if not snapshot.empty:
         cards = [
             {"id": name, "object": "model", "created": 0, "owned_by": "tollgate"}
             for name in snapshot.granted(info.plan_id)
         ]
-        return await send_json(send, 200, {"object": "list", "data": cards})
+        return await send_json(send, 200, {"object": "list", "data": cards}, headers)
     try:
         body, _ = await get_upstream().request("GET", "/models")
     except UpstreamError as exc:
-        return await send_error(send, exc.status, exc.message, "upstream_error", "upstream_unavailable")
+        return await send_error(send, exc.status, exc.message, "upstream_error", "upstream_unavailable", headers)
     except UpstreamRefused as exc:
-        return await send_bytes(send, exc.status, exc.body, [(b"content-type", exc.content_type.encode())])
-    await send_bytes(send, 200, body, [JSON])
+        content_type = (b"content-type", exc.content_type.encode())
+        return await send_bytes(send, exc.status, exc.body, [content_type, *headers])
+    await send_bytes(send, 200, body, [JSON, *headers])
 
 
 ROUTES = {

@@ -100,3 +100,14 @@ async def test_api_bodies_stay_english_for_a_thai_reader(user, key_factory, upst
     assert refused.status_code == 429 and refused.json()["message"] == "Limit Exceeded"
     assert refused.json()["error"]["message"].endswith("resets at 00:00 UTC")
     assert empty.status_code == 400 and empty.json() == {"message": "The 'message' query parameter is required."}
+
+
+async def test_the_model_list_carries_the_rate_limit_headers_and_costs_nothing(plaintext, upstream):
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        for _ in range(3):
+            response = await client.get("/v1/models", headers={"x-api-key": plaintext})
+    assert response.status_code == 200
+    assert response.headers["x-ratelimit-limit-requests"] == "10"
+    assert response.headers["x-ratelimit-remaining-requests"] == "10"
+    assert response.headers["x-ratelimit-reset-requests"]
