@@ -86,6 +86,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         route = await calls.route_find(info=info, model=content.get("model"), user_key=user_key)
         if isinstance(route, NoRoute):
             return await self.error("model_not_found", messages.model_not_found(route.model, route.granted))
+        if route.kind not in ("", "chat"):
+            return await self.error("model_not_found", messages.not_a_chat_model(route.model))
         call = await calls.call_admit(info=info, route=route)
         if isinstance(call, Refused):
             return await self.refused(call)

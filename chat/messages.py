@@ -38,6 +38,10 @@ def token_limit_detail(plan: str, limit: int | None) -> str:
     return gettext("%(plan)s allows %(limit)s tokens per day; resets at 00:00 UTC.") % {"plan": plan, "limit": limit}
 
 
+def not_a_chat_model(model: str) -> str:
+    return gettext("The model '%(model)s' does not chat; pick a chat model.") % {"model": model}
+
+
 def too_long(limit: int) -> str:
     return gettext("Messages are limited to %(limit)s characters.") % {"limit": limit}
 

@@ -42,7 +42,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     # With a catalogue, each key offers the models its plan grants; the page picks among them.
     models_by_key = {}
     if not gateway_url:
-        granted = calls.plan_models({row.key.plan_id for row in rows})
+        granted = calls.plan_models({row.key.plan_id for row in rows}, kind="chat")
         models_by_key = {row.key.pk: granted[row.key.plan_id] for row in rows if row.key.plan_id in granted}
     context = {
         "rows": [(row, ",".join(models_by_key.get(row.key.pk, []))) for row in rows],

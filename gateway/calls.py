@@ -135,10 +135,11 @@ def _refused(info: KeyInfo, code: RefusalCode, admission: Admission | None = Non
     return Refused(code, info, admission, retry)
 
 
-def plan_models(plan_ids: Iterable[int]) -> dict[int, list[str]]:
-    """The model names each plan grants, for pages (reads the database); empty without a catalogue."""
+def plan_models(plan_ids: Iterable[int], kind: str = "") -> dict[int, list[str]]:
+    """The model names each plan grants (of `kind` only, if given), for pages (reads the database);
+    empty without a catalogue."""
     snapshot = snapshot_load()
-    return {} if snapshot.empty else {plan_id: snapshot.granted(plan_id) for plan_id in plan_ids}
+    return {} if snapshot.empty else {plan_id: snapshot.granted(plan_id, kind) for plan_id in plan_ids}
 
 
 def chat_request(*, model: str, messages: list[dict]) -> ModelRequest:

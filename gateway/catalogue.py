@@ -33,6 +33,7 @@ class Target:
 class Route:
     model: str
     targets: tuple[Target, ...]
+    kind: str = ""  # what the model does; empty: not known (no catalogue)
     admits_itself: bool = False  # the upstream admits by its own quotas (API Gateway): Tollgate does not meter
 
 
@@ -40,6 +41,7 @@ class Route:
 class _Entry:
     targets: tuple[Target, ...]
     plan_ids: frozenset[int]  # empty: every plan that grants nothing in particular
+    kind: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +53,14 @@ class Snapshot:
     def empty(self) -> bool:
         return not self.entries
 
-    def granted(self, plan_id: int) -> list[str]:
-        """The model names `plan_id` may use, sorted."""
-        if plan_id not in self.restricted_plans:
-            return sorted(self.entries)
-        return sorted(name for name, entry in self.entries.items() if plan_id in entry.plan_ids)
+    def granted(self, plan_id: int, kind: str = "") -> list[str]:
+        """The model names `plan_id` may use (of `kind` only, if given), sorted."""
+        restricted = plan_id in self.restricted_plans
+        return sorted(
+            name
+            for name, entry in self.entries.items()
+            if (not restricted or plan_id in entry.plan_ids) and (not kind or entry.kind == kind)
+        )
 
     def route(self, model: str, plan_id: int) -> Route | None:
         """Where to send `model` for a key in `plan_id`; None if it does not exist or is not granted."""
@@ -66,7 +71,7 @@ class Snapshot:
             return None
         if plan_id in self.restricted_plans and plan_id not in entry.plan_ids:
             return None
-        return Route(model, entry.targets)
+        return Route(model, entry.targets, entry.kind)
 
 
 @lru_cache(maxsize=1024)
@@ -89,7 +94,7 @@ def snapshot_load() -> Snapshot:
         )
         usable = tuple(t for t in targets if not isinstance(t.client, MisconfiguredUpstream))
         targets = usable or targets  # with none usable, calls fail with upstream_misconfigured, uncharged
-        entries[row.name] = _Entry(targets, plan_ids)
+        entries[row.name] = _Entry(targets, plan_ids, row.effective_kind)
     return Snapshot(entries, frozenset(restricted))
 
 

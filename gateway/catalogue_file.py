@@ -30,7 +30,8 @@ def _seconds(value: object) -> bool:
     return number and math.isfinite(value) and MIN_TIMEOUT <= value <= MAX_TIMEOUT
 
 
-# Each field: (check, what a valid value is, required). A model's "price" and "kind" will join MODEL_FIELDS.
+KINDS = ("chat", "completion", "embedding", "image", "audio", "moderation", "responses")
+# Each field: (check, what a valid value is, required). A model's "price" will join MODEL_FIELDS.
 UPSTREAM_FIELDS: dict[str, tuple[Callable[[object], bool], str, bool]] = {
     "name": (_text, "a non-empty string", True),
     "base_url": (_text, "a URL string", True),
@@ -44,6 +45,7 @@ MODEL_FIELDS: dict[str, tuple[Callable[[object], bool], str, bool]] = {
     "name": (_text, "a non-empty string", True),
     "upstream_model": (lambda v: v == "" or _text(v), "a string", False),
     "upstreams": (lambda v: _names(v) and bool(v), "a non-empty list of upstream names", True),
+    "kind": (lambda v: v in KINDS, "one of " + ", ".join(KINDS), False),
 }
 TOP_FIELDS = ("upstreams", "models", "plans")
 

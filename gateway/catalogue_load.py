@@ -79,6 +79,10 @@ def _model(item: dict) -> Change:
     upstream_model = item.get("upstream_model", "") or ""
     changed = ["upstream_model"] if model.upstream_model != upstream_model else []
     model.upstream_model = upstream_model
+    kind = item.get("kind", "")
+    if model.kind != kind:
+        changed.append("kind")
+        model.kind = kind
     try:
         model.full_clean(exclude=["upstreams", "plans"])
     except ValidationError as exc:

@@ -33,21 +33,24 @@ from gateway.validation import validate_chat, validate_completion, validate_embe
 @dataclass(frozen=True)
 class Endpoint:
     upstream_path: str
+    kinds: frozenset[str]  # the catalogue kinds of model it serves
     validate: Callable[[dict], None] | None = None
     asks_usage: bool = False  # add stream_options.include_usage to count a stream's tokens
     max_body: int = MAX_BODY
 
 
+CHAT, AUDIO = frozenset({"chat"}), frozenset({"audio"})
 ENDPOINTS = {
-    "/v1/chat/completions": Endpoint("/chat/completions", validate_chat, asks_usage=True),
-    "/v1/completions": Endpoint("/completions", validate_completion, asks_usage=True),
-    "/v1/embeddings": Endpoint("/embeddings", validate_embedding),
-    "/v1/responses": Endpoint("/responses"),
-    "/v1/moderations": Endpoint("/moderations"),
-    "/v1/images/generations": Endpoint("/images/generations"),
-    "/v1/audio/speech": Endpoint("/audio/speech"),
-    "/v1/audio/transcriptions": Endpoint("/audio/transcriptions", max_body=MAX_UPLOAD),
-    "/v1/audio/translations": Endpoint("/audio/translations", max_body=MAX_UPLOAD),
+    "/v1/chat/completions": Endpoint("/chat/completions", CHAT, validate_chat, asks_usage=True),
+    # Servers such as vLLM complete text with chat models too.
+    "/v1/completions": Endpoint("/completions", frozenset({"completion", "chat"}), validate_completion, True),
+    "/v1/embeddings": Endpoint("/embeddings", frozenset({"embedding"}), validate_embedding),
+    "/v1/responses": Endpoint("/responses", frozenset({"responses", "chat"})),
+    "/v1/moderations": Endpoint("/moderations", frozenset({"moderation"})),
+    "/v1/images/generations": Endpoint("/images/generations", frozenset({"image"})),
+    "/v1/audio/speech": Endpoint("/audio/speech", AUDIO),
+    "/v1/audio/transcriptions": Endpoint("/audio/transcriptions", AUDIO, max_body=MAX_UPLOAD),
+    "/v1/audio/translations": Endpoint("/audio/translations", AUDIO, max_body=MAX_UPLOAD),
 }
 
 
@@ -95,6 +98,10 @@ async def model_endpoint(endpoint: Endpoint, scope: Scope, receive: Receive, sen
             return await send_error(send, 400, message, "invalid_request_error", "model_required", headers)
         message = messages.model_not_found(route.model, route.granted)
         return await send_error(send, 404, message, "invalid_request_error", "model_not_found", headers)
+    if route.kind and route.kind not in endpoint.kinds:  # before admission: not charged
+        headers = await current_ratelimit_headers(info)
+        message = messages.model_wrong_kind(route.model, route.kind, scope["path"])
+        return await send_error(send, 400, message, "invalid_request_error", "model_wrong_kind", headers)
     call = await calls.call_admit(info=info, route=route)
     if isinstance(call, Refused):
         return await send_refusal(send, call)

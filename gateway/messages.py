@@ -79,5 +79,9 @@ def model_not_found(model: str, granted: list[str]) -> str:
     return f"The model '{model}' does not exist or your plan does not include it. Models for this key: {available}."
 
 
+def model_wrong_kind(model: str, kind: str, path: str) -> str:
+    return f"The model '{model}' is a{'n' if kind[0] in 'aeiou' else ''} {kind} model; {path} does not serve it."
+
+
 def wrong_method(method: str, path: str) -> str:
     return f"Use {method} for {path}."

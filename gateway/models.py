@@ -112,6 +112,37 @@ class Upstream(models.Model):
         return ""
 
 
+class ModelKind(models.TextChoices):
+    CHAT = "chat", _("chat")
+    COMPLETION = "completion", _("text completion")
+    EMBEDDING = "embedding", _("embedding")
+    IMAGE = "image", _("image")
+    AUDIO = "audio", _("audio")
+    MODERATION = "moderation", _("moderation")
+    RESPONSES = "responses", _("responses")
+
+
+# A blank kind is guessed from the name, the way providers name their models.
+_KIND_HINTS = (
+    ("embed", ModelKind.EMBEDDING),
+    ("dall-e", ModelKind.IMAGE),
+    ("image", ModelKind.IMAGE),
+    ("whisper", ModelKind.AUDIO),
+    ("tts", ModelKind.AUDIO),
+    ("audio", ModelKind.AUDIO),
+    ("transcribe", ModelKind.AUDIO),
+    ("moderation", ModelKind.MODERATION),
+    ("instruct", ModelKind.COMPLETION),
+    ("davinci", ModelKind.COMPLETION),
+    ("babbage", ModelKind.COMPLETION),
+)
+
+
+def kind_guess(name: str) -> str:
+    lowered = name.lower()
+    return next((kind for hint, kind in _KIND_HINTS if hint in lowered), ModelKind.CHAT)
+
+
 class CatalogModel(models.Model):
     """A model as users name it, served by one or more upstreams under the upstream's own name."""
 
@@ -132,6 +163,13 @@ class CatalogModel(models.Model):
         help_text=_("Plans that grant this model. A plan that grants no model in particular grants all."),
         verbose_name=_("plans"),
     )
+    kind = models.CharField(
+        max_length=16,
+        choices=ModelKind.choices,
+        blank=True,
+        help_text=_("What the model does; blank: guessed from its name. Only chat models are offered in chat."),
+        verbose_name=_("kind"),
+    )
     enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
 
     class Meta:
@@ -145,6 +183,10 @@ class CatalogModel(models.Model):
     @property
     def served_as(self) -> str:
         return self.upstream_model or self.name
+
+    @property
+    def effective_kind(self) -> str:
+        return self.kind or kind_guess(self.name)
 
 
 class UpstreamDay(models.Model):

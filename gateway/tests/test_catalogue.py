@@ -49,6 +49,17 @@ def last(server) -> dict:
 
 def test_every_endpoint_is_routed_rewritten_and_counted_once(sdk, two):
     a, b = two
+    upstream_a, upstream_b = Upstream.objects.get(name="a"), Upstream.objects.get(name="b")
+    for name, kind, upstream in (
+        ("moderate-b", "moderation", upstream_b),
+        ("draw-b", "image", upstream_b),
+        ("hear-b", "audio", upstream_b),
+        ("speak-a", "audio", upstream_a),
+    ):  # each endpoint takes models of its kind
+        model = CatalogModel.objects.create(
+            name=name, upstream_model="embedder" if upstream is upstream_b else "", kind=kind
+        )
+        model.upstreams.set([upstream])
     chat = sdk.chat.completions.create(model="chat-a", messages=[{"role": "user", "content": "one two"}])
     assert chat.choices[0].message.content.startswith("Hello from the loopback")
     assert last(a)["path"] == "/v1/chat/completions" and last(a)["json"]["model"] == "loopback-a"
@@ -70,19 +81,19 @@ def test_every_endpoint_is_routed_rewritten_and_counted_once(sdk, two):
     assert events[-1].type == "response.completed"
     assert "".join(e.delta for e in events if e.type == "response.output_text.delta").startswith("Hello")
 
-    assert sdk.moderations.create(model="embed-b", input="fine").results[0].flagged is False
-    assert sdk.images.generate(model="embed-b", prompt="a gate").data[0].url.startswith("http://")
+    assert sdk.moderations.create(model="moderate-b", input="fine").results[0].flagged is False
+    assert sdk.images.generate(model="draw-b", prompt="a gate").data[0].url.startswith("http://")
     assert last(b)["path"] == "/v1/images/generations" and last(b)["json"]["model"] == "embedder"
-    speech = sdk.audio.speech.create(model="chat-a", voice="alloy", input="hi")
+    speech = sdk.audio.speech.create(model="speak-a", voice="alloy", input="hi")
     assert speech.content == b"ID3-loopback-audio"
-    transcript = sdk.audio.transcriptions.create(model="embed-b", file=("a.wav", io.BytesIO(b"RIFF....")))
+    transcript = sdk.audio.transcriptions.create(model="hear-b", file=("a.wav", io.BytesIO(b"RIFF....")))
     assert transcript.text == "Second upstream here."
     assert last(b)["path"] == "/v1/audio/transcriptions" and last(b)["json"]["model"] == "embedder"
 
     assert used() == 11  # every admitted call counted once
     totals = _wait_for_usage(expected_requests=11)
     by_model = dict(DailyUsage.objects.values_list("model").annotate(n=Sum("requests")))
-    assert by_model == {"chat-a": 7, "embed-b": 4}
+    assert by_model == {"chat-a": 6, "speak-a": 1, "embed-b": 1, "moderate-b": 1, "draw-b": 1, "hear-b": 1}
     assert totals.requests == 11
     # prompt tokens: chat 2 + 1, completions 2 + 2, embeddings 3, responses 2 + 2, transcription 5
     assert totals.prompt_tokens == 19 and totals.completion_tokens > 0

@@ -26,7 +26,7 @@ THAI = re.compile(r"[\u0e01-\u0e5b]")
 KEPT_IN_LATIN = {
     "tollgate", "api", "utc", "csv", "openai", "python", "curl", "aws", "gateway", "iam", "json", "http", "https",
     "english", "enter", "shift", "totp", "email", "ip", "com", "example", "requestperday", "loopback", "model",
-    "localhost", "testserver",
+    "localhost", "testserver", "responses",
 }  # fmt: skip
 
 
