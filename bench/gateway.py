@@ -3,6 +3,7 @@ through Tollgate's gateway (database counters, a model catalogue, Redis counters
 at concurrency 16 and one at a time. Prints each target's median round, and ratios side by side.
 
     make bench            # or: .venv/bin/python bench/gateway.py [--rounds 5] [--requests 4000] [--no-redis]
+                          #     [--against <git ref>]: Tollgate as it was at that commit runs beside
 
 LiteLLM's proxy joins the run with --litellm PATH, the `litellm` command of a scratch venv
 (`python -m venv /tmp/litellm && /tmp/litellm/bin/pip install 'litellm[proxy]'`): never a requirement.
@@ -10,7 +11,9 @@ LiteLLM's proxy joins the run with --litellm PATH, the `litellm` command of a sc
 
 import argparse
 import asyncio
+import contextlib
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -21,8 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import UPSTREAM, free_port, prepare_gateway_db, reachable, start, wait_for  # noqa: E402
+from bench.harness import UPSTREAM, checkout, free_port, prepare_gateway_db, start, wait_for  # noqa: E402
 from bench.load import Result, build_request, run  # noqa: E402
+from testsupport.services import RedisServer  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 BARE = "bare ASGI proxy (daphne + aiohttp)"
@@ -74,9 +78,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; each target's median is kept")
     parser.add_argument("--requests", type=int, default=4000, help="requests at concurrency 16 per target per round")
     parser.add_argument("--sequential", type=int, default=800, help="requests one at a time per target per round")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="REDIS_URL for the Redis target")
+    parser.add_argument("--redis", default="", help="REDIS_URL for the Redis target (default: its own redis-server)")
     parser.add_argument("--no-redis", action="store_true", help="leave out the Redis-counter target")
     parser.add_argument("--stream", action="store_true", help="streamed completions (SSE) instead of whole ones")
+    parser.add_argument(
+        "--against", default="", help="a git ref: Tollgate as it was there runs beside (database counters)"
+    )
     parser.add_argument("--litellm", default="", help="a scratch venv's `litellm` command: LiteLLM's proxy joins in")
     args = parser.parse_args()
     body = json.dumps({"model": "loopback-model", "messages": MESSAGES, "stream": args.stream}).encode()
@@ -94,7 +101,11 @@ def main() -> None:
         ("Tollgate + catalogue", "", catalogue, {}),
         ("Tollgate + metrics", "", None, {"METRICS_TOKEN": "bench", "PROMETHEUS_MULTIPROC_DIR": f"{tmp}/metrics"}),
     ]
-    if not args.no_redis and reachable(6379):
+    own_redis = None
+    if not args.no_redis and not args.redis and shutil.which("redis-server"):
+        own_redis = RedisServer().start()  # never a shared Redis: the bench writes counters
+        args.redis = own_redis.url
+    if args.redis:
         gateways.append(("Tollgate, Redis counters", args.redis, None, {}))
     daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
     processes = [
@@ -109,22 +120,34 @@ def main() -> None:
         Target(BARE, bare_port, {}),
         Target("bare proxy, Tollgate's daphne tuning", tuned_port, {}),
     ]
+    base_env = {
+        "DJANGO_SECRET_KEY": "bench",
+        "DJANGO_DEBUG": "0",
+        "LLM_BASE_URL": upstream_url + "/v1",
+        "LLM_API_KEY": "provider-secret",
+        "LOG_LEVEL": "WARNING",
+        "UPSTREAM_ALLOW_PRIVATE": "1",  # the loopback upstream
+    }
+    stack = contextlib.ExitStack()
     try:
         for index, (name, redis_url, with_catalogue, extra) in enumerate(gateways):
             port = free_port()
             env = {
-                "DJANGO_SECRET_KEY": "bench",
-                "DJANGO_DEBUG": "0",
+                **base_env,
                 "DATABASE_URL": f"sqlite:///{tmp}/bench-{index}.sqlite3",
-                "LLM_BASE_URL": upstream_url + "/v1",
-                "LLM_API_KEY": "provider-secret",
                 "REDIS_URL": redis_url,
-                "LOG_LEVEL": "WARNING",
                 **extra,
             }
             key = prepare_gateway_db(env, with_catalogue)
             processes.append(start([*daphne, "-p", str(port), "portal.asgi:application"], env))
             targets.append(Target(name, port, {"x-api-key": key}))
+        if args.against:
+            baseline = stack.enter_context(checkout(args.against))
+            port = free_port()
+            env = {**base_env, "DATABASE_URL": f"sqlite:///{tmp}/bench-baseline.sqlite3", "REDIS_URL": ""}
+            key = prepare_gateway_db(env, None, root=baseline)
+            processes.append(start([*daphne, "-p", str(port), "portal.asgi:application"], env, root=baseline))
+            targets.append(Target(f"Tollgate at {args.against}, database counters", port, {"x-api-key": key}))
         if args.litellm:
             port = free_port()
             processes.append(start_litellm(args.litellm, port, upstream_url, tmp))
@@ -143,6 +166,9 @@ def main() -> None:
             process.terminate()
         for process in processes:
             process.wait(10)
+        if own_redis is not None:
+            own_redis.close()
+        stack.close()
 
 
 def report(targets: list[Target], args: argparse.Namespace) -> None:

@@ -1,12 +1,15 @@
 """What every bench script shares: ports, starting processes, and a gateway database with a key."""
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,22 +42,33 @@ def wait_for(port: int, path: str = "/", timeout: float = 30) -> None:
     raise RuntimeError(f"nothing answered on port {port}")
 
 
-def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+def start(command: list[str], env: dict[str, str], root: Path = ROOT) -> subprocess.Popen:
     return subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, cwd=root, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def manage(env: dict[str, str], *args: str, root: Path = ROOT) -> str:
     out = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True
+        [sys.executable, "manage.py", *args], cwd=root, env={**os.environ, **env}, check=True, capture_output=True
     )
     return out.stdout.decode()
 
 
-def prepare_gateway_db(env: dict[str, str], catalogue: dict | None) -> str:
+@contextlib.contextmanager
+def checkout(ref: str) -> Iterator[Path]:
+    """The project as it was at git `ref`, in a temporary worktree removed afterwards: a baseline to run beside."""
+    folder = Path(tempfile.mkdtemp(prefix="tollgate-baseline-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True, capture_output=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
+
+
+def prepare_gateway_db(env: dict[str, str], catalogue: dict | None, root: Path = ROOT) -> str:
     """Migrate a fresh database, make a key on a plan too large to run out, load a catalogue if given."""
-    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "migrate", "--noinput", "-v0", root=root)
     code = (
         "from django.contrib.auth.models import User; from keys.models import Plan; "
         "from keys.services import key_create; "
@@ -63,9 +77,9 @@ def prepare_gateway_db(env: dict[str, str], catalogue: dict | None) -> str:
         "u.api_keys.update(revoked_at=__import__('django.utils.timezone').utils.timezone.now()); "
         "print(key_create(owner=u, plan_name='Bench')[1])"
     )
-    key = manage(env, "shell", "-v", "0", "-c", code).strip().splitlines()[-1]
+    key = manage(env, "shell", "-v", "0", "-c", code, root=root).strip().splitlines()[-1]
     if catalogue is not None:
         path = Path(env["DATABASE_URL"].removeprefix("sqlite:///")).with_suffix(".catalogue.json")
         path.write_text(json.dumps(catalogue))
-        manage(env, "load_models", str(path))
+        manage(env, "load_models", str(path), root=root)
     return key

@@ -126,6 +126,7 @@ def main() -> None:
         "LLM_BASE_URL": upstream_url + "/v1",
         "LLM_API_KEY": "provider-secret",
         "LOG_LEVEL": "WARNING",
+        "UPSTREAM_ALLOW_PRIVATE": "1",  # the loopback upstream
     }
     key = prepare_gateway_db(env, None)
     daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
