@@ -2,8 +2,9 @@
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -68,6 +69,14 @@ async def requests_csv(request: HttpRequest) -> HttpResponse:
 
 
 async def _csv_lines(rows) -> AsyncIterator[str]:
+    # The rows are read by a plain generator over a server-side cursor, one chunk per hop to the
+    # sync thread (QuerySet.aiterator() runs a values_list() query whole in the event loop's thread).
+    chunks = _csv_chunks(rows)
+    while (text := await sync_to_async(next)(chunks, None)) is not None:
+        yield text
+
+
+def _csv_chunks(rows) -> Iterator[str]:
     line = io.StringIO()
     # Written with "\r\n" so that a lone "\r" in a cell is quoted; each row then ends in "\n" (as usage's CSV).
     writer = csv.writer(line, lineterminator="\r\n")
@@ -80,9 +89,9 @@ async def _csv_lines(rows) -> AsyncIterator[str]:
         line.truncate()
 
     add(PUBLIC_FIELDS)
-    async for row in rows.values_list(*PUBLIC_FIELDS).aiterator(chunk_size=CSV_CHUNK):
+    for row in rows.values_list(*PUBLIC_FIELDS).iterator(chunk_size=CSV_CHUNK):
         add([csv_cell(_cell(value)) for value in row])
-        if len(lines) >= 500:
+        if len(lines) >= CSV_CHUNK:
             yield "".join(lines)
             lines.clear()
     yield "".join(lines)

@@ -80,12 +80,12 @@ def request_log_note(
 
 def _flush_soon() -> None:
     global _task
-    if _task is not None and not _task.done():
-        return
     try:
-        asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
     except RuntimeError:  # no event loop in this thread: the next async caller, or the exit, writes them
-        _task = None
+        return
+    # A task of a loop that has since closed never finishes: start one on this loop.
+    if _task is not None and not _task.done() and _task.get_loop() is loop:
         return
     _task = run_in_background(_flush_later())
 
