@@ -72,12 +72,18 @@ def fill(rows: int, end: datetime.datetime) -> None:
     from django.contrib.auth.models import User
     from django.db import connection
 
+    from keys.models import ApiKey, Plan
     from requestlog.storage import partitions_ensure
 
     User.objects.bulk_create(
         [User(id=n, username=f"user{n}@bench.example", email=f"user{n}@bench.example") for n in range(1, USERS + 1)]
     )
     User.objects.filter(id=BIG_USER).update(is_staff=True, is_superuser=True)
+    plans = [Plan.objects.get_or_create(name=f"Bench{n}", defaults={"requests_per_day": 10**9})[0] for n in range(3)]
+    # The big user's keys exist, as the key filter checks (the rows name them as tg-u0001k0 .. k2).
+    ApiKey.objects.bulk_create(
+        [ApiKey(owner_id=BIG_USER, plan=plans[n], prefix=f"u{BIG_USER:04d}k{n}", hashed_secret="-") for n in range(3)]
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT setval('auth_user_id_seq', %s)", [USERS + 1])
     partitions_ensure(end.date() - datetime.timedelta(days=n) for n in range(DAYS + 1))
@@ -217,27 +223,40 @@ def big_cursor_after(offset: int) -> tuple:
     return row
 
 
+def reused_end() -> datetime.datetime:
+    from django.db.models import Max
+
+    from requestlog.models import RequestLog
+
+    return RequestLog.objects.aggregate(end=Max("time"))["end"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Tollgate request log benchmark")
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (its name is printed)")
+    parser.add_argument("--reuse", default="", help="time a database an earlier --keep run filled (left in place)")
     args = parser.parse_args()
     if not reachable(5432):
         raise SystemExit("PostgreSQL is not answering on 127.0.0.1:5432")
-    name = f"tollgate_reqlog_bench_{uuid.uuid4().hex[:10]}"
+    name = args.reuse or f"tollgate_reqlog_bench_{uuid.uuid4().hex[:10]}"
     url = f"postgres://postgres@127.0.0.1:5432/{name}"
-    admin_sql(f'CREATE DATABASE "{name}"')
+    if not args.reuse:
+        admin_sql(f'CREATE DATABASE "{name}"')
     server = None
     try:
         setup_django(url)
         from django.core.management import call_command
 
-        call_command("migrate", verbosity=0)
-        end = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-        print(f"Filling {args.rows:,} rows into {name} ...", flush=True)
-        started = time.monotonic()
-        fill(args.rows, end)
-        print(f"  filled and analysed in {time.monotonic() - started:.0f} s", flush=True)
+        if args.reuse:
+            end = reused_end()
+        else:
+            call_command("migrate", verbosity=0)
+            end = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+            print(f"Filling {args.rows:,} rows into {name} ...", flush=True)
+            started = time.monotonic()
+            fill(args.rows, end)
+            print(f"  filled and analysed in {time.monotonic() - started:.0f} s", flush=True)
         port = free_port()
         env = {"DATABASE_URL": url, "DJANGO_SECRET_KEY": SECRET, "DJANGO_DEBUG": "0"}
         server = start(
@@ -252,7 +271,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        if args.keep:
+        if args.keep or args.reuse:
             print(f"kept {name}")
         else:
             admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

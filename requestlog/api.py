@@ -20,7 +20,7 @@ class RequestList(APIView):
         data = query.cleaned_data
         filters = {name: data[name] for name in _FILTERS if data.get(name) not in (None, "")}
         rows = request_filter(user_id=request.user.pk, **filters)
-        page, after = request_page(rows=rows, cursor=data["cursor"], limit=data["limit"])
+        page, after = request_page(rows=rows, cursor=data["cursor"], limit=data["limit"], owner_id=request.user.pk)
         next_url = None
         if after is not None:
             params = request.query_params.copy()

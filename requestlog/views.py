@@ -36,7 +36,9 @@ def requests_page(request: HttpRequest) -> HttpResponse:
     if not query.is_valid():
         return _bad_query(query)
     rows = request_filter(user_id=request.user.pk, **_filters(query))
-    page, after = request_page(rows=rows, cursor=query.cleaned_data["cursor"], limit=query.cleaned_data["limit"])
+    page, after = request_page(
+        rows=rows, cursor=query.cleaned_data["cursor"], limit=query.cleaned_data["limit"], owner_id=request.user.pk
+    )
     kept = request.GET.copy()
     kept.pop("cursor", None)
     context = {

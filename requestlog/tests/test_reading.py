@@ -76,16 +76,19 @@ def test_the_api_rows_carry_the_contract_fields(alice_client, user, note):
     assert (row["status"], row["refusal"], row["stream"], row["cost"]) == (429, "requests", True, "0E-9")
 
 
-def test_filters_narrow_the_rows(alice_client, user, note):
+def test_filters_narrow_the_rows(alice_client, user, note, key_factory):
+    one = key_factory(user, "10RequestPerDay")[0].public_prefix
+    two = key_factory(user, "20RequestPerDay")[0].public_prefix
     now = time.time()
-    note(user_id=user.pk, request_id="f-a", key_prefix="tg-AAAAAAAA", model="m1", status=200, started=now - 3600)
-    note(user_id=user.pk, request_id="f-b", key_prefix="tg-BBBBBBBB", model="m2", status=429, refusal="throttle")
-    note(user_id=user.pk, request_id="f-c", key_prefix="tg-AAAAAAAA", model="m2", status=502, started=now - 86400 * 3)
+    note(user_id=user.pk, request_id="f-a", key_prefix=one, model="m1", status=200, started=now - 3600)
+    note(user_id=user.pk, request_id="f-b", key_prefix=two, model="m2", status=429, refusal="throttle")
+    note(user_id=user.pk, request_id="f-c", key_prefix=one, model="m2", status=502, started=now - 86400 * 3)
 
     def ids(query: str) -> list[str]:
         return [row["request_id"] for row in alice_client.get("/api/v1/requests/?" + query).json()["results"]]
 
-    assert ids("key=tg-AAAAAAAA") == ["f-a", "f-c"]
+    assert ids(f"key={one}") == ["f-a", "f-c"]
+    assert ids(f"key={one}&model=m2") == ["f-c"]
     assert ids("model=m2") == ["f-b", "f-c"]
     assert ids("status=429") == ["f-b"]
     assert ids("refusal=throttle") == ["f-b"]
@@ -93,6 +96,18 @@ def test_filters_narrow_the_rows(alice_client, user, note):
     assert ids(f"since={since}") == ["f-b", "f-a"]
     until = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now - 7200))
     assert ids(f"until={until}") == ["f-c"]
+
+
+def test_a_key_filter_shows_only_the_users_own_rows(client, user, other_user, note, key_factory):
+    bobs = key_factory(other_user)[0].public_prefix
+    alices = key_factory(user)[0].public_prefix
+    note(user_id=other_user.pk, request_id="bob-with-his-key", key_prefix=bobs)
+    note(user_id=user.pk, request_id="alice-row-naming-bobs-key", key_prefix=bobs)  # never: but if it were
+    client.force_login(user)
+    assert client.get(f"/api/v1/requests/?key={bobs}").json()["results"] == []
+    note(user_id=other_user.pk, request_id="bob-row-naming-alices-key", key_prefix=alices)
+    assert client.get(f"/api/v1/requests/?key={alices}").json()["results"] == []
+    assert "bob-row" not in client.get(f"/usage/requests/?key={alices}").content.decode()
 
 
 @pytest.mark.parametrize(
