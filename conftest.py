@@ -29,9 +29,12 @@ logging.raiseExceptions = False
 def _usage_statistics_stay_in_their_test():
     """Usage batched in this process belongs to the test that made it, never to a later database."""
     from keys import metering
+    from requestlog.writer import request_log_forget
 
+    request_log_forget()
     yield
     metering.forget_pending()
+    request_log_forget()
 
 
 @pytest.fixture

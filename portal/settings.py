@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "keys",
     "accounts",
     "usage",
+    "requestlog",
     "apigateway",
     "gateway",
     "chat",
@@ -247,6 +248,9 @@ UPSTREAM_KEY_ENV_PREFIX = env.str("UPSTREAM_KEY_ENV_PREFIX", default="TOLLGATE_U
 UPSTREAM_ALLOW_PRIVATE = env.bool("UPSTREAM_ALLOW_PRIVATE", default=DEBUG)
 # How long each process keeps its copy of the model catalogue before reading it again.
 GATEWAY_CATALOGUE_SECONDS = env.float("GATEWAY_CATALOGUE_SECONDS", default=2.0)
+# The request log: days kept, and whether it stores the client's address.
+REQUEST_LOG_DAYS = env.int("REQUEST_LOG_DAYS", default=30)
+REQUEST_LOG_IP = env.bool("REQUEST_LOG_IP", default=True)
 AWS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default=""))
 AWS_API_GATEWAY_API_ID = env.str("AWS_API_GATEWAY_API_ID", default="")
 AWS_API_GATEWAY_STAGE = env.str("AWS_API_GATEWAY_STAGE", default="")

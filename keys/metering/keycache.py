@@ -34,6 +34,7 @@ def key_info_load(*, prefix: str | None = None, key_id: int | None = None) -> Ke
         revoked=key.revoked_at is not None,
         expires_at=key.expires_at.timestamp() if key.expires_at else None,
         token_limit=plan.tokens_per_day,
+        public_prefix=key.public_prefix,
     )
 
 

@@ -23,6 +23,7 @@ class KeyInfo:
     revoked: bool
     expires_at: float | None = None  # a Unix time; None: never
     token_limit: int | None = None  # tokens a day; None: no token limit
+    public_prefix: str = ""  # the key as pages show it (tg-…), for the request log
 
     @property
     def expired(self) -> bool:

@@ -109,6 +109,7 @@ def test_every_marked_string_is_in_the_catalogue(tmp_path):
         "keys",
         "accounts",
         "usage",
+        "requestlog",
         "apigateway",
         "gateway",
         "chat",
