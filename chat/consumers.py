@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import uuid
 from contextlib import aclosing
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -75,6 +76,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         problem = self.frame_problem(kind, content)
         if problem:
             return await self.error("bad_request", problem)
+        client = self.scope.get("client")
+        self.note = calls.note_begin(
+            endpoint=CHAT_ENDPOINT, request_id=uuid.uuid4().hex, client_ip=client[0] if client else None
+        )
         user_key = None
         if self.key_in_frame:
             user_key = content.get("api_key") if isinstance(content.get("api_key"), str) else ""
@@ -117,6 +122,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 async for event in reply:
                     await self.relay(event)
         except asyncio.CancelledError:
+            self.turn_ended(499)  # stopped, or the socket closed: charged for what arrived
             await self.send_json({"type": "stopped"})
             raise
         except Exception:
@@ -134,6 +140,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(
                 {"type": "done", "html": event.html, "remaining": event.remaining, "limit": event.limit}
             )
+            self.turn_ended(200)
         elif isinstance(event, answers.NotAdmitted):
             await self.refused(event.refused)
         elif event.code == answers.Failed.NOT_FOUND:
@@ -149,6 +156,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def error(self, code: str, message: str, **extra) -> None:
         extra = {name: str(value) if isinstance(value, Promise) else value for name, value in extra.items()}
         await self.send_json({"type": "error", "code": code, "message": str(message), **extra})
+        if code in _TURN_STATUS:
+            self.turn_ended(_TURN_STATUS[code])
+
+    def turn_ended(self, status: int) -> None:
+        """The turn's row in the request log, with the status an HTTP client would have got."""
+        note, self.note = getattr(self, "note", None), None
+        if note is not None:
+            note.end(status)
 
 
 def _requests_spent(refused: Refused) -> tuple[str, str, dict]:
@@ -166,6 +181,18 @@ def _tokens_spent(refused: Refused) -> tuple[str, str, dict]:
 def _limit_extra(detail: str, **counts) -> dict:
     return {"detail": detail, "resets_in": seconds_until_reset(), **counts}
 
+
+CHAT_ENDPOINT = "/ws/chat/"
+# The status an HTTP client would have got for each error frame that ends a turn.
+_TURN_STATUS = {
+    "limit_exceeded": 429,
+    "too_many_requests": 429,
+    "invalid_key": 401,
+    "model_not_found": 404,
+    "not_found": 404,
+    "unavailable": 503,
+    "upstream_error": 502,
+}
 
 _REFUSAL_FRAMES = {
     RefusalCode.REQUESTS: _requests_spent,

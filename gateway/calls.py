@@ -14,6 +14,7 @@ from gateway.bodies import ModelRequest
 from gateway.catalogue import Route, Target, catalogue, snapshot_load
 from gateway.errors import AdmissionRefused, UpstreamError, UpstreamRefused
 from gateway.metrics import socket_closed, socket_opened
+from gateway.notes import CallNote, current_note, note_begin
 from gateway.sse import (
     EventSplitter,
     body_usage_tokens,
@@ -32,6 +33,7 @@ from keys.metering import Admission, KeyInfo, RefusalCode, Verdict
 __all__ = [
     "CHAT_PATH",
     "Call",
+    "CallNote",
     "CallRefused",
     "NoRoute",
     "Refused",
@@ -42,6 +44,7 @@ __all__ = [
     "chat_request",
     "default_model",
     "key_load",
+    "note_begin",
     "plan_models",
     "route_find",
     "socket_closed",
@@ -73,12 +76,19 @@ class Refused:
 
 async def authenticate(raw: str) -> KeyInfo | None:
     """The key's facts if `raw` is a known key (an expired one too: admission refuses it by code)."""
-    return await metering.authenticate(raw)
+    return _noted(await metering.authenticate(raw))
 
 
 async def key_load(key_id: int) -> KeyInfo | None:
     """A key's facts by id, for callers that already know whose key it is (the chat page)."""
-    return await metering.key_load(key_id)
+    return _noted(await metering.key_load(key_id))
+
+
+def _noted(info: KeyInfo | None) -> KeyInfo | None:
+    note = current_note.get()
+    if note is not None and info is not None:
+        note.user_id, note.key_prefix = info.owner_id, info.public_prefix
+    return info
 
 
 async def route_find(*, info: KeyInfo, model: str | None, user_key: str | None = None) -> Route | NoRoute:
@@ -88,6 +98,9 @@ async def route_find(*, info: KeyInfo, model: str | None, user_key: str | None =
     key given, the route is that gateway, which checks the key and admits by its usage plan.
     """
     name = model or default_model()
+    note = current_note.get()
+    if note is not None:
+        note.model = name
     if not name:
         return NoRoute("", [])
     gateway_url = get_backend().external_gateway_url() if user_key is not None else ""
@@ -96,7 +109,11 @@ async def route_find(*, info: KeyInfo, model: str | None, user_key: str | None =
         return Route(name, (target,), admits_itself=True)
     snapshot = await catalogue()
     route = snapshot.route(name, info.plan_id)
-    return route if route is not None else NoRoute(name, snapshot.granted(info.plan_id))
+    if route is not None:
+        return route
+    if note is not None:
+        note.refusal = "model_not_found"
+    return NoRoute(name, snapshot.granted(info.plan_id))
 
 
 async def call_admit(*, info: KeyInfo, route: Route) -> "Call | Refused":
@@ -132,6 +149,9 @@ def _refused(info: KeyInfo, code: RefusalCode, admission: Admission | None = Non
     if code in _LIMITS:
         metrics.count_refusal(info.plan_name, code.value)
         metering.refusal_record(info, code)
+    note = current_note.get()
+    if note is not None:
+        note.refusal = code.value
     return Refused(code, info, admission, retry)
 
 
@@ -174,6 +194,7 @@ class Call:
     def __init__(self, info: KeyInfo, route: Route, admission: Admission | None) -> None:
         self.info, self.route, self.admission = info, route, admission
         self.tally = Tally()
+        self.note = current_note.get()
         self.wants_usage = True
         self._stream: Stream | None = None
         self._started = 0.0
@@ -187,9 +208,10 @@ class Call:
 
         self._started = time.monotonic()
         try:
-            (answer, content_type), _ = await balancer.with_failover(self.route, attempt)
+            (answer, content_type), target = await balancer.with_failover(self.route, attempt)
         except (UpstreamError, UpstreamRefused, AdmissionRefused) as exc:
             await self._not_answered(exc)
+        self._answered_by(target)
         self.tally.prompt, self.tally.completion = body_usage_tokens(answer)
         self._record()
         return answer, content_type
@@ -206,9 +228,12 @@ class Call:
 
         self._started = time.monotonic()
         try:
-            self._stream, _ = await balancer.with_failover(self.route, attempt)
+            self._stream, target = await balancer.with_failover(self.route, attempt)
         except (UpstreamError, UpstreamRefused, AdmissionRefused) as exc:
             await self._not_answered(exc)
+        self._answered_by(target)
+        if self.note is not None:
+            self.note.stream = True
 
     async def events(self) -> AsyncIterator[bytes]:
         """The stream's whole events as they arrive, a chunk's worth at a time, their usage noted.
@@ -245,6 +270,10 @@ class Call:
         if self._stream is not None:
             self._stream.close()
         self._record()
+
+    def _answered_by(self, target: Target) -> None:
+        if self.note is not None:
+            self.note.upstream = target.upstream_name
 
     def _noting_usage(self, events: list[bytes]) -> list[bytes]:
         kept = []
@@ -283,6 +312,8 @@ class Call:
             metrics.note(upstream_seconds=time.monotonic() - self._started)
         model, prompt, completion = self.route.model, self.tally.prompt, self.tally.completion
         metrics.count_tokens(model_label(self.route), prompt, completion)
+        if self.note is not None:
+            self.note.prompt_tokens, self.note.completion_tokens = prompt, completion
         metering.record_usage(self.info, model=model, prompt_tokens=prompt, completion_tokens=completion)
 
 

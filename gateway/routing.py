@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 from gateway import messages, metrics
 from gateway.endpoints import ROUTES
 from gateway.http import Receive, Scope, Send, send_bytes, send_error
+from gateway.notes import note_begin
 from gateway.refusals import send_unavailable
+from gateway.request_id import current_request_id
 from plumbing.outages import OUTAGES
 
 logger = logging.getLogger(__name__)
@@ -64,10 +66,10 @@ async def dispatch(routes: Routes, scope: Scope, receive: Receive, plain_send: S
         message = messages.wrong_method(route[0], path)
         allow = [(b"allow", route[0].encode())]
         return await send_error(send, 405, message, "invalid_request_error", "method_not_allowed", allow)
+    if path == "/metrics":
+        return await route[1](scope, receive, send)
     try:
-        if metrics.enabled() and path != "/metrics":
-            return await observed(route[1], path, scope, receive, send)
-        await route[1](scope, receive, send)
+        await noted(route[1], path, scope, receive, send)
     except OUTAGES:
         logger.exception("a store was unreachable while answering %s", path)
         try:
@@ -76,17 +78,26 @@ async def dispatch(routes: Routes, scope: Scope, receive: Receive, plain_send: S
             pass
 
 
-async def observed(handler: Handler, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-    """Run the handler, counting its answer and timing it (only with METRICS_TOKEN set)."""
-    started, status = time.monotonic(), [0]
+async def noted(handler: Handler, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run the handler with the call's note begun: its answer's status and first byte are noted, the
+    request log gets its row, and (with METRICS_TOKEN set) the metrics count and time it."""
+    client = scope.get("client")
+    note = note_begin(endpoint=path, request_id=current_request_id.get(), client_ip=client[0] if client else None)
+    status = [0]
 
-    async def send_noting_status(message: dict) -> None:
+    async def send_noting(message: dict) -> None:
         if message["type"] == "http.response.start":
             status[0] = message["status"]
+        elif message.get("body"):
+            note.first_byte_sent()
         await send(message)
 
-    metrics.observation.set({})
+    observing = metrics.enabled()
+    if observing:
+        metrics.observation.set({})
     try:
-        await handler(scope, receive, send_noting_status)
+        await handler(scope, receive, send_noting)
     finally:
-        metrics.observe_request(path, status[0] or 499, time.monotonic() - started)
+        note.end(status[0] or 499)
+        if observing:
+            metrics.observe_request(path, status[0] or 499, time.monotonic() - note.clock)

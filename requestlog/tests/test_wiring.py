@@ -1,6 +1,6 @@
 """Every kind of call writes one row with the right fields, and never the text of the call.
 
-The gateway's door calls request_log_note; until the lead wires it in, these are expected to fail.
+The faces begin a note of each call (gateway.notes), the gateway's door fills it in, and its end is the row.
 """
 
 import asyncio
@@ -17,10 +17,7 @@ from keys.metering import utc_today
 from keys.models import QuotaCounter
 from requestlog.models import FIELDS, RequestLog
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xfail(strict=False, reason="wired by the lead"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _rows_of(user, count: int = 1, wait: float = 6.0) -> list[RequestLog]:
@@ -118,3 +115,23 @@ async def test_a_chat_turn_writes_one_row(user, key_factory, upstream):
         key.public_prefix,
     )
     assert marker not in await sync_to_async(_dump)()
+
+
+async def test_a_refused_chat_turn_and_an_unknown_model_write_their_rows(user, key_factory, upstream):
+    from asgiref.sync import sync_to_async
+
+    from portal.asgi import application
+    from requestlog.writer import request_log_flush
+
+    key, _ = await sync_to_async(key_factory)(user)
+    await QuotaCounter.objects.acreate(owner=user, plan_id=key.plan_id, day=utc_today(), used=10)
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=await chat_socket_headers(user))
+    assert (await communicator.connect())[0]
+    for model in ("loopback-model", None):
+        frame = {"type": "send", "key": key.pk, "conversation": None, "content": "hi", "model": model}
+        await communicator.send_json_to(frame)
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "error"
+    await communicator.disconnect()
+    await sync_to_async(request_log_flush)()
+    rows = [(r.status, r.refusal, r.endpoint) async for r in RequestLog.objects.filter(user_id=user.pk)]
+    assert sorted(rows) == [(429, "requests", "/ws/chat/"), (429, "requests", "/ws/chat/")]
