@@ -25,6 +25,7 @@ from django.dispatch import receiver
 
 from gateway.app_settings import app_settings
 from gateway.http import Receive, Scope, Send, send_bytes, send_json
+from requestlog.writer import dropped_total as request_log_dropped_total
 
 observation: contextvars.ContextVar[dict | None] = contextvars.ContextVar("observation", default=None)
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -42,6 +43,7 @@ class _Metrics:
     refusals: object = None
     tokens: object = None
     sockets: object = None
+    log_dropped: object = None
 
 
 _current: _Metrics | None = None
@@ -94,6 +96,9 @@ def _configure(token: str, folder: str) -> _Metrics:
         refusals=Counter("tollgate_quota_refusals", "Requests refused by a limit", ["plan", "reason"], registry=None),
         tokens=Counter("tollgate_tokens", "Tokens answered", ["model", "kind"], registry=None),
         sockets=Gauge("tollgate_chat_sockets", "Open chat sockets", multiprocess_mode="livesum", registry=None),
+        log_dropped=Counter(
+            "tollgate_request_log_dropped", "Request-log rows that could not be written", registry=None
+        ),
     )
 
 
@@ -139,8 +144,15 @@ async def _flush_later() -> None:
     flush()
 
 
+_log_dropped_seen = [0]
+
+
 def flush() -> None:
     """Write this process's figures to its file."""
+    dropped = request_log_dropped_total()
+    if dropped > _log_dropped_seen[0] and _current is not None and _current.log_dropped is not None:
+        _current.log_dropped.inc(dropped - _log_dropped_seen[0])
+    _log_dropped_seen[0] = dropped
     counts, observed = dict(_counts), dict(_observed)
     _counts.clear()
     _observed.clear()

@@ -15,8 +15,8 @@ def sample(text: str, name: str, **labels) -> float:
     """The sum of the series `name` whose labels include `labels`."""
     total = 0.0
     for line in text.splitlines():
-        match = re.match(rf"{name}\{{(.*)\}} ([0-9.e+]+)$", line)
-        if match and all(f'{k}="{v}"' in match.group(1) for k, v in labels.items()):
+        match = re.match(rf"{name}(?:\{{(.*)\}})? ([0-9.e+]+)$", line)
+        if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
             total += float(match.group(2))
     return total
 
@@ -82,3 +82,23 @@ async def test_metrics_follow_the_settings_in_this_process(settings, tmp_path, u
         assert list(tmp_path.glob("counter_*.db")), "the figures live in the folder the settings name"
         settings.METRICS_TOKEN = ""
         assert (await client.get("/metrics")).status_code == 404
+
+
+async def test_request_log_rows_that_could_not_be_written_are_counted(settings, tmp_path, monkeypatch):
+    from portal.asgi import application
+    from requestlog import writer
+
+    settings.METRICS_TOKEN, settings.PROMETHEUS_MULTIPROC_DIR = "in-process", str(tmp_path)
+    monkeypatch.setattr(writer, "MAX_ROWS", 2)
+    monkeypatch.setattr(writer, "_flush_soon", lambda: None)  # nothing written: the buffer overflows
+    for index in range(5):
+        writer.request_log_note(
+            request_id=f"r{index}", user_id=None, key_prefix="", endpoint="/v1/models", model="", upstream="",
+            status=401, refusal="", stream=False, latency_ms=1, ttfb_ms=1, prompt_tokens=0, completion_tokens=0,
+            cost=None, client_ip=None,
+        )  # fmt: skip
+    writer.request_log_forget()
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        text = (await client.get("/metrics", headers={"authorization": "Bearer in-process"})).text
+    assert sample(text, "tollgate_request_log_dropped_total") >= 3
