@@ -76,7 +76,10 @@ async def test_multipart_with_two_model_parts_is_400(plaintext, two_upstream_cat
 
 async def test_an_unquoted_model_part_is_the_model_checked(plaintext, two_upstream_catalogue):
     """A part a lenient upstream reads as the model is the one the grant check reads, and is rewritten."""
+    from gateway.models import CatalogModel
+
     first, _ = two_upstream_catalogue
+    await CatalogModel.objects.filter(name="first").aupdate(kind="audio")  # transcriptions take audio models
     content_type = f"multipart/form-data; boundary={BOUNDARY}"
     response = await post(
         plaintext, multipart(("name=second", "x"), ("name=model", "second")), TRANSCRIBE, content_type
