@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apigateway",
     "gateway",
     "chat",
+    "portal",  # its management commands (model_source for `make run`'s banner)
 ]
 
 MIDDLEWARE = [
