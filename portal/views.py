@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
 from accounts.services import account_language_set
+from keys.backends import get_backend
 from keys.selectors import key_rows, plan_list
 from plumbing.outages import is_outage
 
@@ -19,7 +20,11 @@ from plumbing.outages import is_outage
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "home.html", {"plans": plan_list()})
-    return render(request, "dashboard.html", {"rows": [r for r in key_rows(owner=request.user) if r.key.is_active]})
+    context = {
+        "rows": [r for r in key_rows(owner=request.user) if r.key.is_active],
+        "api_base": get_backend().external_gateway_url() or request.build_absolute_uri("/v1"),
+    }
+    return render(request, "dashboard.html", context)
 
 
 @require_POST
