@@ -98,3 +98,22 @@ def test_walk_keys_usage_activity_and_chat(browser, live, walker, size, language
         assert no_page_overflow(page), "the chat page scrolls sideways"
     finally:
         context.close()
+
+
+def test_a_thai_reader_whose_form_is_refused_reads_the_csrf_page_in_thai_with_the_thai_font(browser, live, user, plans):
+    context = browser.new_context(locale="th-TH", viewport={"width": 375, "height": 800})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        browser_log_in(page, live, user.email)
+        page.goto(live.url + "/keys/")
+        context.clear_cookies(name="csrftoken")  # as when the cookie is blocked or gone stale
+        page.locator(".card.plan").first.locator("button[type=submit]").click()
+        expect(page).to_have_title("โปรดลองอีกครั้ง · Tollgate")
+        page.evaluate("document.fonts.ready")
+        loaded = "[...document.fonts].some(f => f.family.includes('Noto Sans Thai') && f.status === 'loaded')"
+        assert page.evaluate(loaded), "Thai letters drawn without the Thai font"
+        shoot(page, "csrf-th-phone")
+        assert no_page_overflow(page)
+    finally:
+        context.close()
