@@ -4,8 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
+# What `install` makes; the README test sets it empty: pytest runs in the venv `make test` just installed.
+VENV_READY ?= $(VENV)/.installed
 
-.PHONY: run test lint format bench install install-test chromium gettext messages migrate clean
+.PHONY: run test lint format bench install install-test chromium gettext messages migrate superuser models models-file clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +19,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV_READY)
 
 install-test: $(VENV)/.installed-test chromium gettext
 
@@ -44,8 +46,19 @@ messages: install gettext
 migrate: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
 
+# A staff user who signs in by email; asks, or reads DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD.
+superuser: migrate
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py staff_create
+
+# The model catalogue from a JSON file: make models FILE=docs/catalogue.example.json (ARGS=--dry-run to preview).
+models: models-file migrate
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py load_models $(FILE) $(ARGS)
+
+models-file:
+	@if [ -z "$(FILE)" ]; then echo "Say which file: make models FILE=path/to/catalogue.json" >&2; exit 2; fi
+
 run: migrate
-	@echo "Tollgate: http://$(HOST):$(PORT)/  (stop with Ctrl+C; $${LLM_BASE_URL:-no LLM_BASE_URL set: the demo model answers})"
+	@echo "Tollgate: http://$(HOST):$(PORT)/  (stop with Ctrl+C; $$(DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py model_source))"
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(VENV)/bin/daphne -b $(HOST) -p $(PORT) portal.asgi:application
 
 test: install-test

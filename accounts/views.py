@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.activity import audit_detail_shown, audit_sentence
 from accounts.selectors import account_settings_get, audit_events_for
 from accounts.services import account_settings_update
 
@@ -32,7 +33,8 @@ def account(request: HttpRequest) -> HttpResponse:
 def activity(request: HttpRequest) -> HttpResponse:
     """The user's own audit trail: what they did, and what was done to their account and keys."""
     events = Paginator(audit_events_for(user=request.user), 50).get_page(request.GET.get("page"))
-    return render(request, "accounts/activity.html", {"events": events})
+    rows = [(event, audit_sentence(event), audit_detail_shown(event)) for event in events]
+    return render(request, "accounts/activity.html", {"events": events, "rows": rows})
 
 
 def audit_admin_moved(request: HttpRequest, rest: str) -> HttpResponse:

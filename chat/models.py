@@ -39,6 +39,9 @@ class Message(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices, verbose_name=_("role"))
     content = models.TextField(verbose_name=_("content"))
+    stopped = models.BooleanField(
+        default=False, help_text=_("The answer was stopped before it was complete."), verbose_name=_("stopped")
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:

@@ -36,7 +36,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     if current is not None:
         for message in current.messages.all():
             html = render_markdown(message.content) if message.role == "assistant" else ""
-            history.append({"role": message.role, "content": message.content, "html": html})
+            history.append({"role": message.role, "content": message.content, "html": html, "stopped": message.stopped})
     gateway_url = get_backend().external_gateway_url()
     rows = [row for row in key_rows(owner=request.user) if row.key.is_active]
     # With a catalogue, each key offers the models its plan grants; the page picks among them.

@@ -17,6 +17,7 @@ from keys.signals import plan_saved, plans_synced
 class PlanAdmin(admin.ModelAdmin):
     list_display = [
         "name",
+        "display_name",
         "requests_per_day",
         "throttle_rate",
         "throttle_burst",
@@ -27,7 +28,15 @@ class PlanAdmin(admin.ModelAdmin):
     ]
     list_editable = ["requests_per_day", "is_active", "order"]
     search_fields = ["name"]
-    readonly_fields = ["backend_id", "updated_at"]
+    readonly_fields = ["granted_models", "backend_id", "updated_at"]
+
+    @admin.display(description=_("models it grants"))
+    def granted_models(self, plan: Plan) -> str:
+        # The catalogue's models name their plans (CatalogModel.plans, related_name "models"); keys cannot import it.
+        names = sorted(plan.models.values_list("name", flat=True)) if plan.pk else []
+        if not names:
+            return gettext("Every model in the catalogue: this plan grants none in particular.")
+        return ", ".join(names)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:
         return (

@@ -23,6 +23,14 @@ class Plan(models.Model):
         unique=True,
         validators=[RegexValidator(r"^[A-Za-z0-9_-]+$", _("Use letters, digits, '-' and '_' only."))],
     )
+    display_name = models.CharField(
+        max_length=80,
+        blank=True,
+        verbose_name=_("display name"),
+        help_text=_(
+            "A name for people, shown on plan cards beside the plan's name (e.g. Starter). The API keeps the name."
+        ),
+    )
     requests_per_day = models.PositiveIntegerField(
         validators=[MinValueValidator(1)], verbose_name=_("requests per day")
     )

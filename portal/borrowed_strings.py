@@ -65,6 +65,8 @@ PLAN_DESCRIPTIONS = (
     gettext_noop("For light daily use."),
     gettext_noop("For regular daily use."),
 )
+# ...and their names for people (keys/migrations/0010), translated on the cards the same way.
+PLAN_DISPLAY_NAMES = (gettext_noop("Starter"), gettext_noop("Standard"), gettext_noop("Plus"))
 
 # Django's admin and auth: their Thai catalogues date from 2019 and lack what today's admin shows.
 DJANGO_ADMIN = (

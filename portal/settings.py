@@ -24,6 +24,7 @@ if not SECRET_KEY:
 # Local addresses always work, so `DJANGO_DEBUG=0 make run` still serves on localhost.
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", *env.list("DJANGO_ALLOWED_HOSTS", default=[])]
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "portal.views.csrf_failure"  # a styled page in the reader's language
 
 # Switched on only for deployments behind TLS; plain http on localhost must keep working.
 if env.bool("DJANGO_HTTPS", default=False):
@@ -58,7 +59,7 @@ INSTALLED_APPS = [
     "apigateway",
     "gateway",
     "chat",
-    "portal",
+    "portal",  # its management commands (model_source for `make run`'s banner) and the cache table's hook
 ]
 
 MIDDLEWARE = [

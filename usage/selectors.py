@@ -104,3 +104,30 @@ def refusals_by_reason(*, days: int) -> list[dict]:
     ):
         grouped[(reason, plan)] += count
     return [{"reason": r, "plan": p, "count": c} for (r, p), c in sorted(grouped.items(), key=lambda i: -i[1])]
+
+
+@dataclass
+class QuietDays:
+    """Consecutive days without any use, shown as one line."""
+
+    first: datetime.date
+    last: datetime.date
+    count: int
+
+
+def days_newest_first(totals: list[DayTotal]) -> list[DayTotal | QuietDays]:
+    """The days for the table, newest first, each run of two or more days without use folded into one."""
+    shown: list[DayTotal | QuietDays] = []
+    run: list[DayTotal] = []
+    for total in [*reversed(totals), None]:
+        if total is not None and not (total.requests or total.tokens or total.refused):
+            run.append(total)
+            continue
+        if len(run) >= 2:
+            shown.append(QuietDays(first=run[-1].day, last=run[0].day, count=len(run)))
+        else:
+            shown.extend(run)
+        run = []
+        if total is not None:
+            shown.append(total)
+    return shown

@@ -1,5 +1,7 @@
 """The /usage/ page and its CSV export: each user's own rows only."""
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -10,7 +12,7 @@ from keys import selectors
 from usage.charts import bar_chart
 from usage.exports import csv_response
 from usage.forms import PAGE_DAYS, ExportQuery, UsageFilter
-from usage.selectors import CSV_HEADER, MAX_DAYS, daily_totals, usage_rows
+from usage.selectors import CSV_HEADER, MAX_DAYS, daily_totals, days_newest_first, usage_rows
 
 
 @login_required
@@ -22,6 +24,7 @@ def usage_page(request: HttpRequest) -> HttpResponse:
     everything = usage_rows(owner=request.user, days=PAGE_DAYS)
     rows = usage_rows(owner=request.user, days=PAGE_DAYS, key_id=key_id, model=model)
     totals = daily_totals(rows, PAGE_DAYS)
+    filters = {"key": key_id or "", "model": model or ""}
     context = {
         "rows": rows,
         "totals": totals,
@@ -33,6 +36,9 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         "model": model or "",
         "today": [row for row in selectors.key_rows(owner=request.user) if row.key.is_active],
         "days": PAGE_DAYS,
+        "day_rows": days_newest_first(totals),
+        # The export keeps the filters the page shows.
+        "export_query": urlencode({"days": PAGE_DAYS, **{name: value for name, value in filters.items() if value}}),
     }
     return render(request, "usage/usage.html", context)
 
@@ -45,5 +51,6 @@ def usage_export_csv(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             f"days must be a whole number from 1 to {MAX_DAYS}.\n", status=400, content_type="text/plain"
         )
-    rows = (row.as_list() for row in usage_rows(owner=request.user, days=days))
+    key_id, model = UsageFilter(request.GET).filters()
+    rows = (row.as_list() for row in usage_rows(owner=request.user, days=days, key_id=key_id, model=model))
     return csv_response(filename=f"tollgate-usage-{days}d.csv", header=CSV_HEADER, rows=rows)

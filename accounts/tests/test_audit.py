@@ -86,7 +86,7 @@ def test_users_see_only_their_own_activity(client, user, other_user, plans):
     bobs, _ = services.key_create(owner=other_user, plan_name="10RequestPerDay")
     client.force_login(user)
     page = client.get("/account/activity/").content.decode()
-    assert "key.created" in page and bobs.public_prefix not in page
+    assert "created in plan 10RequestPerDay" in page and bobs.public_prefix not in page
     assert client.get("/account/").status_code == 200 and "Account activity" in client.get("/account/").content.decode()
 
 
@@ -124,3 +124,20 @@ def test_a_failing_trail_never_undoes_the_key(user, plans, monkeypatch, caplog):
     key, plaintext = services.key_create(owner=user, plan_name="10RequestPerDay")
     assert ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).exists() and plaintext
     assert "could not record the audit event key.created" in caplog.text
+
+
+def test_the_activity_page_reads_as_sentences_in_both_languages_never_codes(client, user, plans):
+    from accounts.activity import _sentences
+
+    key, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
+    services.key_switch_plan(key=key, plan_name="20RequestPerDay")
+    services.key_revoke(key=key)
+    client.force_login(user)
+    english = client.get("/account/activity/").content.decode()
+    assert f"Key {key.public_prefix} moved to another plan: 10RequestPerDay → 20RequestPerDay." in english
+    assert f"Key {key.public_prefix} revoked (plan 20RequestPerDay)." in english
+    thai = client.get("/account/activity/", HTTP_ACCEPT_LANGUAGE="th").content.decode()
+    assert f"ย้ายคีย์ {key.public_prefix} ไปแพ็กเกจอื่น: 10RequestPerDay → 20RequestPerDay" in thai
+    for page in (english, thai):
+        shown = page.split("<tbody>", 1)[1]
+        assert not any(f">{code}" in shown or f"{code}<" in shown for code in _sentences()), "a raw action code"

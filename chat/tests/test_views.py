@@ -54,3 +54,15 @@ def test_other_users_conversations_are_404(client, other_user, conversation):
 
 def test_a_bad_conversation_id_is_not_an_error(alice_client):
     assert alice_client.get("/chat/?c=abc").status_code == 302
+
+
+def test_a_stopped_answer_stays_marked_as_stopped_after_a_reload(alice_client, user, key_factory, conversation):
+    key_factory(user)
+    Message.objects.create(conversation=conversation, role="assistant", content="Half an ans", stopped=True)
+    page = alice_client.get(f"/chat/?c={conversation.pk}").content.decode()
+    assert page.count('class="muted stopped-mark"') == 1  # the stopped answer, not the complete one before it
+    assert (
+        '<div class="bubble assistant stopped"><p>Half an ans</p>\n<p class="muted stopped-mark">Stopped.</p>' in page
+    )
+    thai = alice_client.get(f"/chat/?c={conversation.pk}", HTTP_ACCEPT_LANGUAGE="th").content.decode()
+    assert 'class="muted stopped-mark">หยุดแล้ว</p>' in thai

@@ -305,7 +305,7 @@ def test_the_admin_is_thai_for_a_thai_staff_member(client, user_factory, plans, 
         staff.email, key.public_prefix, "KEYS_BACKEND=aws", "usage plan", "“Control”", "“Command”", "Mac",
         "URL", "True", "False", "Authenticators", "(MFA)", 'alt="Search"', "key.created", "account.logged_in",
         "TOLLGATE_UPSTREAM_",
-        *plans, *(plan.description for plan in plans.values()),
+        *plans, *(plan.description for plan in plans.values()), "Starter", "Standard", "Plus",
     ]  # fmt: skip
     for path, words in pages.items():
         html = client.get(path, HTTP_ACCEPT_LANGUAGE="th").content.decode().replace('alt="Search"', "")

@@ -73,3 +73,25 @@ def test_required_staff_two_factor_leaves_other_users_and_pages_alone(alice_clie
 def test_the_account_page_is_well_formed(alice_client):
     page = alice_client.get("/account/").content.decode()
     assert "<title>Account · Tollgate</title>" in page and page.count('aria-labelledby="mail"') == 1
+
+
+def test_without_a_confirmed_email_the_two_factor_pages_say_so_and_resend_the_mail(client, user, mailoutbox):
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.filter(user=user).update(verified=False)
+    client.force_login(user)
+    client.post("/accounts/reauthenticate/", {"password": PASSWORD})
+    for url in ("/accounts/2fa/", "/accounts/2fa/totp/activate/", "/account/"):
+        page = client.get(url, follow=True).content.decode()  # activating sends back to /accounts/2fa/
+        assert "Two-factor authentication needs a confirmed email address" in page, url
+        assert 'name="action_send"' in page and f'value="{user.email}"' in page
+    # The resend button posts to allauth's email page, which sends the confirmation mail.
+    response = client.post("/accounts/email/", {"email": user.email, "action_send": ""})
+    assert response.status_code == 302
+    assert [mail.to for mail in mailoutbox] == [[user.email]]
+    assert "confirm" in mailoutbox[0].subject.lower()
+
+
+def test_with_a_confirmed_email_the_notice_is_not_shown(logged_in):
+    for url in ("/accounts/2fa/", "/accounts/2fa/totp/activate/", "/account/"):
+        assert "needs a confirmed email address" not in logged_in.get(url).content.decode()

@@ -1,4 +1,5 @@
-// The chat page: one WebSocket, answers appended as they stream, Markdown swapped in when done.
+// The chat page: one WebSocket; answers rendered as Markdown while they stream (static/js/markdown.js),
+// then replaced by the server's sanitized rendering when done.
 // Its words come from Django's JavaScript catalogue (/jsi18n/), loaded before this file.
 (() => {
   const log = document.getElementById("log");
@@ -19,6 +20,7 @@
   let socket = null;
   let queue = [];
   let answer = null; // the bubble being streamed into
+  let streamed = ""; // its text so far
   let retryDelay = 500;
 
   function showRemaining() {
@@ -92,18 +94,19 @@
 
   function ask(frame) {
     answer = bubble("assistant streaming", "");
+    streamed = "";
     answer.setAttribute("aria-busy", "true");
     busy(true);
     send(frame);
   }
 
-  function finish(note) {
+  function finish(note, noteClass = "answer-note") {
     if (!answer) return;
     answer.classList.remove("streaming");
     answer.removeAttribute("aria-busy");
     if (note) {
       const small = document.createElement("p");
-      small.className = "muted";
+      small.className = `muted ${noteClass}`;
       small.textContent = note;
       answer.appendChild(small);
     }
@@ -137,15 +140,15 @@
     if (frame.type === "started") {
       addConversation(frame.conversation, frame.title);
     } else if (frame.type === "delta" && answer) {
-      const text = answer.firstChild;
-      text.appendData(frame.text); // one text node grows: the answer flows in place
+      streamed += frame.text;
+      answer.replaceChildren(tollgateMarkdown.render(streamed, true)); // grows in place, as Markdown
       scrollDown();
     } else if (frame.type === "done" && answer) {
       answer.innerHTML = frame.html; // sanitized on the server
       updateRemaining(frame.remaining, frame.limit);
       finish();
     } else if (frame.type === "stopped") {
-      finish(gettext("Stopped."));
+      finish(gettext("Stopped."), "stopped-mark"); // the page shows the same mark after a reload
     } else if (frame.type === "error") {
       const target = answer || bubble("assistant", "");
       target.classList.add("error");

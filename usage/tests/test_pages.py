@@ -42,8 +42,13 @@ def test_the_chart_and_the_table_show_the_stored_numbers(alice_client, history):
     assert len(req_bars) == 30 and req_bars[today.isoformat()] == "6" and req_bars[yesterday.isoformat()] == "7"
     assert tok_bars[today.isoformat()] == "110" and tok_bars[yesterday.isoformat()] == "10"
     table = page[page.index("Day by day") : page.index("By key and model")]
-    assert re.search(rf"{today.isoformat()}</time></th><td>6</td><td>110</td><td>0</td>", table)
-    assert re.search(rf"{yesterday.isoformat()}</time></th><td>7</td><td>10</td><td>3</td>", table)
+    assert re.search(
+        rf'{today.isoformat()}</time></th><td class="num">6</td><td class="num">110</td><td class="num">0</td>', table
+    )
+    assert re.search(
+        rf'{yesterday.isoformat()}</time></th><td class="num">7</td><td class="num">10</td><td class="num">3</td>',
+        table,
+    )
     assert "secret-model" not in page and "500" not in table
 
 
@@ -115,3 +120,32 @@ def test_hostile_query_strings_get_an_answer_never_a_500(alice_client, history, 
 def test_a_model_filter_with_a_nul_byte_is_ignored(alice_client, history):
     page = alice_client.get("/usage/", {"model": "chat\x00"}).content.decode()
     assert 'data-value="6"' in page  # today's chat and embed: no filter applied
+
+
+def test_days_without_use_fold_into_one_line_each_run(alice_client, history):
+    page = alice_client.get("/usage/").content.decode()
+    table = page[page.index('class="data usage-days"') : page.index("</table>", page.index('class="data usage-days"'))]
+    # Used today and yesterday; the other 28 of the 30 days are one quiet run.
+    assert table.count('<tr class="quiet-days">') == 1
+    assert "28 days without use" in table
+    assert table.count("<time ") == 2
+    thai = alice_client.get("/usage/", HTTP_ACCEPT_LANGUAGE="th").content.decode()
+    assert "28 วันที่ไม่มีการใช้งาน" in thai
+
+
+def test_the_csv_link_keeps_the_filters_and_the_export_applies_them(alice_client, history):
+    key, today, yesterday = history
+    page = alice_client.get("/usage/", {"key": key.pk, "model": "embed"}).content.decode()
+    link = re.search(r'href="(/usage/export\.csv\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    assert link == f"/usage/export.csv?days=30&key={key.pk}&model=embed"
+    rows = list(csv.reader(io.StringIO(alice_client.get(link).content.decode())))
+    assert [(row[2], row[3]) for row in rows[1:]] == [("embed", "2")]
+    everything = list(csv.reader(io.StringIO(alice_client.get("/usage/export.csv?days=30").content.decode())))
+    assert len(everything) > len(rows)
+    assert 'href="/usage/export.csv?days=30"' in alice_client.get("/usage/").content.decode()
+
+
+def test_the_export_never_shows_someone_elses_key_even_when_asked_by_id(alice_client, history, other_user):
+    bobs_key = other_user.api_keys.get()
+    body = alice_client.get(f"/usage/export.csv?days=30&key={bobs_key.pk}").content.decode()
+    assert "secret-model" not in body and body.count("\n") == 1
