@@ -87,9 +87,9 @@ def _prepare(
 
 
 @database_sync_to_async
-def _keep_answer(conversation: Conversation, text: str) -> None:
+def _keep_answer(conversation: Conversation, text: str, stopped: bool = False) -> None:
     if text:
-        Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content=text)
+        Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content=text, stopped=stopped)
 
 
 async def reply_stream(
@@ -126,7 +126,7 @@ async def reply_stream(
     except (asyncio.CancelledError, GeneratorExit):
         # Stopped by the user or the client left: end the upstream request, keep what arrived, charge it.
         call.abandon()
-        run_in_background(_keep_answer(conversation, "".join(parts)))
+        run_in_background(_keep_answer(conversation, "".join(parts), stopped=True))
         raise
     text = "".join(parts)
     await _keep_answer(conversation, text)

@@ -37,11 +37,11 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         for message in current.messages.all():
             html = render_markdown(message.content) if message.role == "assistant" else ""
             history.append({"role": message.role, "content": message.content, "html": html, "stopped": message.stopped})
-    gateway_url = get_backend().external_gateway_url()
+    key_in_browser = bool(get_backend().external_gateway_url())  # API Gateway admits: the browser holds the key
     rows = [row for row in key_rows(owner=request.user) if row.key.is_active]
     # With a catalogue, each key offers the models its plan grants; the page picks among them.
     models_by_key = {}
-    if not gateway_url:
+    if not key_in_browser:
         granted = calls.plan_models({row.key.plan_id for row in rows}, kind="chat")
         models_by_key = {row.key.pk: granted[row.key.plan_id] for row in rows if row.key.plan_id in granted}
     context = {
@@ -51,9 +51,9 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "current": current,
         "history": history,
         # With KEYS_BACKEND=aws, API Gateway admits each message against the user's own key.
-        "gateway_url": gateway_url,
+        "key_in_browser": key_in_browser,
         "model": (current.model if current and current.model else "")
-        or (settings.LLM_MODEL if gateway_url else calls.default_model()),
+        or (settings.LLM_MODEL if key_in_browser else calls.default_model()),
     }
     return render(request, "chat/chat.html", context)
 

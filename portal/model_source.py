@@ -20,9 +20,9 @@ def demo_answers() -> bool:
 
 
 def snippet_models(plan_ids: Iterable[int]) -> dict[int, str]:
-    """For each plan, a model its keys may call: the first it grants, or the default model."""
+    """For each plan, a model its keys may chat with: the first chat model it grants, or the default model."""
     plan_ids = list(plan_ids)
-    granted = plan_models(plan_ids)
+    granted = plan_models(plan_ids, kind="chat")
     fallback = default_model() or ""
     return {plan_id: (granted.get(plan_id) or [fallback])[0] for plan_id in plan_ids}
 

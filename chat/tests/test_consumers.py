@@ -83,6 +83,14 @@ async def test_stop_ends_generation_and_the_upstream_request(user, make_key, ups
         await asyncio.sleep(0.05)
     assert upstream.streams_abandoned == 1 and upstream.streams_finished == 0
     await communicator.disconnect()
+    from chat.models import Message
+
+    for _ in range(50):  # the part that arrived is kept, marked as stopped, off the socket's path
+        kept = [m async for m in Message.objects.filter(role="assistant")]
+        if kept:
+            break
+        await asyncio.sleep(0.05)
+    assert len(kept) == 1 and kept[0].stopped and kept[0].content
 
 
 async def test_limit_exceeded_frame_past_the_quota(user, make_key, upstream):
