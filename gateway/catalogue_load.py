@@ -1,7 +1,9 @@
 """Create or update upstreams, models and plan grants from an operator's file, idempotently."""
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -108,13 +110,25 @@ def _grants(plan_name: str, model_names: list[str]) -> Change:
     return Change("plan", plan_name, "update", f"grants {', '.join(sorted(models)) or 'every model'}")
 
 
-def catalogue_load(*, data: dict, dry_run: bool = False, allow_unset_env: bool = False) -> list[Change]:
-    """Apply the file: all of it or, on any error, none of it. With dry_run, report without saving."""
+def catalogue_load(
+    *,
+    data: dict,
+    dry_run: bool = False,
+    allow_unset_env: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Change]:
+    """Apply the file: all of it or, on any error, none of it. With dry_run, report without saving.
+    `progress(done, total)` is told as entries are applied."""
     catalogue_check(data)
+    steps = [partial(_upstream, item, allow_unset_env) for item in data.get("upstreams", [])]
+    steps += [partial(_model, item) for item in data.get("models", [])]
+    steps += [partial(_grants, name, models) for name, models in data.get("plans", {}).items()]
+    changes = []
     with transaction.atomic():
-        changes = [_upstream(item, allow_unset_env) for item in data.get("upstreams", [])]
-        changes += [_model(item) for item in data.get("models", [])]
-        changes += [_grants(name, models) for name, models in data.get("plans", {}).items()]
+        for step in steps:
+            changes.append(step())
+            if progress is not None:
+                progress(len(changes), len(steps))
         if dry_run:
             transaction.set_rollback(True)
     return changes

@@ -117,3 +117,26 @@ def test_the_summary_counts_created_changed_and_unchanged(tmp_path, plans):
     assert load(tmp_path, data).splitlines()[-1] == "changed 4 of 4 entries (created 3, changed 1, unchanged 0)"
     data["upstreams"][1]["weight"] = 5
     assert load(tmp_path, data).splitlines()[-1] == "changed 1 of 4 entries (created 0, changed 1, unchanged 3)"
+
+
+def test_a_big_file_prints_a_summary_not_a_line_per_entry(tmp_path, upstream_server):
+    import io
+
+    from django.core.management import call_command
+
+    models = [{"name": f"m{i}", "upstreams": ["loop"]} for i in range(300)]
+    path = tmp_path / "big.json"
+    path.write_text(
+        json.dumps({"upstreams": [{"name": "loop", "base_url": upstream_server.base_url}], "models": models})
+    )
+    out = io.StringIO()
+    call_command("load_models", str(path), stdout=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) <= 22 and "and 281 more" in lines[-2]
+    assert lines[-1] == "changed 301 of 301 entries (created 301, changed 0, unchanged 0)"
+    again = io.StringIO()
+    call_command("load_models", str(path), stdout=again)
+    assert again.getvalue().splitlines() == ["changed 0 of 301 entries (created 0, changed 0, unchanged 301)"]
+    every = io.StringIO()
+    call_command("load_models", str(path), stdout=every, verbosity=2)
+    assert len(every.getvalue().splitlines()) == 302
