@@ -8,6 +8,17 @@ def redis_client(url: str):
     thousand open chat streams reach; waiting a moment for a connection is the right answer.
     """
     import redis.asyncio
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError, TimeoutError
 
-    pool = redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=64, timeout=10)
+    # A pooled connection from before a Redis restart fails once; the command goes again on a new one,
+    # so the first requests after Redis is back are not refused. (A Redis still down fails both tries.)
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        url,
+        max_connections=64,
+        timeout=10,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[ConnectionError, TimeoutError],
+    )
     return redis.asyncio.Redis(connection_pool=pool)

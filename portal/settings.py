@@ -119,6 +119,9 @@ def _database(url: str) -> dict:
         }
         # A file (not :memory:) so that live servers started by the tests share it.
         config["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # A connection kept from before a database restart is checked before use, not failed on: no
+    # spurious error once the database is back.
+    config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
