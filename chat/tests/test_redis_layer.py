@@ -1,17 +1,14 @@
 """Chat sockets on the Redis channel layer outlive its blocking read (a Redis server of the test's own)."""
 
 import asyncio
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from channels_redis.core import RedisChannelLayer
 
-from conftest import chat_socket_headers, free_port, service_reachable
+from conftest import chat_socket_headers
 from portal.settings import redis_channel_layer
 
 pytestmark = pytest.mark.services
@@ -19,23 +16,10 @@ pytestmark = pytest.mark.services
 IDLE = 12
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not service_reachable(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"redis-server did not start on port {port}")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
+@pytest.fixture
+def redis_url(fresh_redis_url) -> str:
+    """The run's own redis-server (conftest), emptied for this test."""
+    return fresh_redis_url
 
 
 async def test_a_receive_waits_past_the_blocking_pop(redis_url):
