@@ -13,7 +13,7 @@ from portal.settings import redis_channel_layer
 
 pytestmark = pytest.mark.services
 # channels_redis blocks 5 s in BZPOPMIN; redis-py's default read timeout was 5 s too.
-IDLE = 12
+IDLE = 8  # past both 5-second waits, with room to spare
 
 
 @pytest.fixture
