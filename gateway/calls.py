@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from gateway import balancer, metrics
+from gateway.app_settings import app_settings
 from gateway.bodies import ModelRequest
 from gateway.catalogue import Route, Target, catalogue, snapshot_load
 from gateway.errors import AdmissionRefused, UpstreamError, UpstreamRefused
@@ -105,6 +106,8 @@ async def route_find(*, info: KeyInfo, model: str | None, user_key: str | None =
         return NoRoute("", [])
     gateway_url = get_backend().external_gateway_url() if user_key is not None else ""
     if gateway_url:
+        # API Gateway fronts one LLM: the name it is asked by is LLM_MODEL's, as before the door.
+        name = model or app_settings.LLM_MODEL or "default"
         target = Target(None, "api-gateway", aws_gateway_upstream(gateway_url, user_key), 1, name)
         return Route(name, (target,), admits_itself=True)
     snapshot = await catalogue()

@@ -218,6 +218,9 @@ async def test_with_aws_the_users_key_goes_to_api_gateway_and_no_local_quota_is_
     assert frames[-1]["type"] == "done" and frames[-1]["remaining"] is None
     sent = aws_gateway.requests[-1]["headers"]
     assert sent["x-api-key"] == plaintext and "authorization" not in sent
+    from django.conf import settings
+
+    assert aws_gateway.requests[-1]["json"]["model"] == (settings.LLM_MODEL or "default")
     assert not await QuotaCounter.objects.aexists()
     await communicator.disconnect()
 
