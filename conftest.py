@@ -424,6 +424,17 @@ def two_upstream_catalogue(db, plans, upstream_server, second_upstream_server):
     second_upstream_server.reset()
 
 
+async def post_v1(key: str, body: dict, path: str = "/v1/chat/completions"):
+    """POST a /v1 call to Tollgate's ASGI application in this process, with `key`."""
+    import httpx
+
+    from portal.asgi import application
+
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        return await client.post(path, headers={"x-api-key": key}, json=body)
+
+
 async def chat_socket_headers(user) -> list[tuple[bytes, bytes]]:
     """Headers of a chat socket opened from the site's own page by `user`, logged in."""
     from channels.db import database_sync_to_async

@@ -5,6 +5,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import OperationalError
 
+from conftest import post_v1
 from keys.metering import utc_today
 from keys.metering.quota.database import DatabaseQuota
 from keys.models import QuotaCounter
@@ -13,10 +14,8 @@ from portal.asgi import application
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def post(key: str, **json) -> httpx.Response:
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        return await client.post("/v1/chat/completions", headers={"x-api-key": key}, json=json)
+async def post(key: str, **json):
+    return await post_v1(key, json)
 
 
 @pytest.fixture

@@ -1,21 +1,14 @@
 """An upstream whose key cannot be used here is never called without it: another one answers, or 503."""
 
-import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.checks import run_checks
 
+from conftest import post_v1
 from gateway.models import CatalogModel, Upstream
-from portal.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHAT = {"model": "guarded", "messages": [{"role": "user", "content": "hi"}]}
-
-
-async def post(key: str) -> httpx.Response:
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        return await client.post("/v1/chat/completions", headers={"x-api-key": key}, json=CHAT)
 
 
 def catalogue(upstream_server, second_upstream_server, settings, *, second: bool):
@@ -41,7 +34,7 @@ async def test_no_call_goes_out_without_its_credentials(
     upstream_server.reset()
     await sync_to_async(catalogue)(upstream_server, second_upstream_server, settings, second=False)
     _, plaintext = await sync_to_async(key_factory)(user)
-    response = await post(plaintext)
+    response = await post_v1(plaintext, CHAT)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "upstream_misconfigured"
     assert upstream_server.requests == [], "neither upstream was called without its key"
@@ -56,7 +49,7 @@ async def test_another_upstream_of_the_model_answers_instead(
     await sync_to_async(catalogue)(upstream_server, second_upstream_server, settings, second=True)
     _, plaintext = await sync_to_async(key_factory)(user)
     for _ in range(4):
-        assert (await post(plaintext)).status_code == 200
+        assert (await post_v1(plaintext, CHAT)).status_code == 200
     assert upstream_server.requests == [] and len(second_upstream_server.requests) == 4
 
 

@@ -1,23 +1,22 @@
 """Metering's side of usage: token quotas refuse on the recorded total, refusals are counted, thresholds."""
 
-import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
+from conftest import post_v1
 from keys import services
 from keys.metering import utc_today
 from keys.metering.thresholds import thresholds_crossed
 from keys.models import Plan, QuotaCounter, Refusal
-from portal.asgi import application
 
 pytestmark = pytest.mark.django_db
 
 
-async def chat(key: str) -> httpx.Response:
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        body = {"messages": [{"role": "user", "content": "one two three"}]}
-        return await client.post("/v1/chat/completions", headers={"x-api-key": key}, json=body)
+CHAT = {"messages": [{"role": "user", "content": "one two three"}]}
+
+
+async def chat(key: str):
+    return await post_v1(key, CHAT)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -17,6 +17,7 @@ from accounts.models import AccountSettings
 from gateway.upstreams import default_model
 from keys.metering import utc_today
 from keys.models import ApiKey, QuotaCounter
+from portal.tests.test_layering import LAYERS
 from usage import alerts
 
 ROOT = Path(settings.BASE_DIR)
@@ -104,19 +105,7 @@ def test_every_marked_string_is_in_the_catalogue(tmp_path):
     """makemessages over a copy of the sources finds exactly the strings locale/th holds: none left untranslated,
     none stale."""
     assert shutil.which("xgettext"), "GNU gettext is missing: `make test` installs it"
-    for name in (
-        "plumbing",
-        "keys",
-        "accounts",
-        "usage",
-        "requestlog",
-        "apigateway",
-        "gateway",
-        "chat",
-        "portal",
-        "templates",
-        "static",
-    ):
+    for name in (*LAYERS, "templates", "static"):  # every package whose strings may be marked
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("tests", "__pycache__", "fonts"))
     shutil.copy(ROOT / "manage.py", tmp_path)
     (tmp_path / "locale").mkdir()

@@ -1,22 +1,15 @@
 """While the database or Redis is away: 503s people and scripts can act on, never a 500."""
 
-import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import OperationalError
 from django.test import Client
 
 import gateway.catalogue as catalogue_module
-from portal.asgi import application
+from conftest import post_v1
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHAT = {"model": "loopback-model", "messages": [{"role": "user", "content": "hi"}]}
-
-
-async def post(key: str) -> httpx.Response:
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        return await client.post("/v1/chat/completions", headers={"x-api-key": key}, json=CHAT)
 
 
 def down(*args, **kwargs):
@@ -28,9 +21,9 @@ async def test_the_catalogue_serves_its_last_snapshot_while_the_database_is_away
 ):
     settings.GATEWAY_CATALOGUE_SECONDS = 0
     _, plaintext = await sync_to_async(key_factory)(user)
-    assert (await post(plaintext)).status_code == 200
+    assert (await post_v1(plaintext, CHAT)).status_code == 200
     monkeypatch.setattr(catalogue_module, "snapshot_load", down)
-    assert (await post(plaintext)).status_code == 200
+    assert (await post_v1(plaintext, CHAT)).status_code == 200
 
 
 async def test_v1_answers_503_json_when_a_store_is_away_before_anything_was_cached(
@@ -38,7 +31,7 @@ async def test_v1_answers_503_json_when_a_store_is_away_before_anything_was_cach
 ):
     _, plaintext = await sync_to_async(key_factory)(user)
     monkeypatch.setattr(catalogue_module, "snapshot_load", down)
-    response = await post(plaintext)
+    response = await post_v1(plaintext, CHAT)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "service_unavailable" and response.headers["retry-after"]
 

@@ -2,24 +2,23 @@
 
 import asyncio
 
-import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.core import mail
 
+from conftest import post_v1
 from keys.metering import utc_today
-from portal.asgi import application
 from usage import alerts
 from usage.models import UsageAlert
 
 pytestmark = pytest.mark.django_db
 
 
-async def chat(key: str) -> httpx.Response:
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        body = {"messages": [{"role": "user", "content": "one two three"}]}
-        return await client.post("/v1/chat/completions", headers={"x-api-key": key}, json=body)
+CHAT = {"messages": [{"role": "user", "content": "one two three"}]}
+
+
+async def chat(key: str):
+    return await post_v1(key, CHAT)
 
 
 @pytest.mark.django_db(transaction=True)
