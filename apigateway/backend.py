@@ -13,6 +13,7 @@ from keys.app_settings import app_settings
 from keys.backends.base import BaseKeyBackend
 from keys.exceptions import KeyBackendError
 from keys.metering import utc_today
+from keys.periods import period_current
 from keys.models import ApiKey, Plan
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ NOT_SYNCED = gettext_lazy("Plan {plan} is not in API Gateway yet. Staff: run `ma
 
 class AwsKeyBackend(BaseKeyBackend):
     """Each Plan is a usage plan (see `manage.py sync_plans`); each key is an API Gateway API key."""
+
+    meters_money = False  # API Gateway admits the requests: it counts requests, not money
 
     def __init__(self, client=None, **options) -> None:
         super().__init__(**options)
@@ -113,9 +116,10 @@ class AwsKeyBackend(BaseKeyBackend):
         return {start + datetime.timedelta(days=i): int(day[0]) for i, day in enumerate(days)}
 
     def used_today(self, *, api_key: ApiKey) -> int | None:
-        day = utc_today()
+        # API Gateway counts its DAY, WEEK and MONTH in UTC: add up the period's days so far.
+        start, _ = period_current(api_key.plan.period, "UTC")
         try:
-            return (self.key_usage(api_key=api_key, start=day, end=day) or {}).get(day, 0)
+            return sum((self.key_usage(api_key=api_key, start=start, end=utc_today()) or {}).values())
         except KeyBackendError:
             return None
 

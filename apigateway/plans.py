@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy
 
 from apigateway.client import apigateway_client, aws_errors
 from keys.app_settings import app_settings
+from keys.exceptions import KeyBackendError
 from keys.models import Plan
 
 
@@ -34,8 +35,36 @@ def _stage() -> dict:
     return {"apiId": app_settings.AWS_API_GATEWAY_API_ID, "stage": app_settings.AWS_API_GATEWAY_STAGE}
 
 
+class PlanNotSyncable(KeyBackendError):
+    """A plan that API Gateway cannot enforce as written; the message says why and what to do."""
+
+    code = "plan_not_syncable"
+
+
+def aws_period(plan: Plan) -> str:
+    """The usage plan's quota period (API Gateway's DAY, WEEK or MONTH, counted in UTC)."""
+    return plan.period.upper()
+
+
+def plan_syncable_check(plan: Plan) -> None:
+    if plan.budget is not None:
+        raise PlanNotSyncable(
+            f"plan {plan.name}: has a budget, and API Gateway cannot count money. "
+            "Budgets and prices need Tollgate's own metering (KEYS_BACKEND=local); clear the budget to sync it."
+        )
+    if plan.time_zone != "UTC":
+        raise PlanNotSyncable(
+            f"plan {plan.name}: its time zone is {plan.time_zone}, but API Gateway counts periods in UTC. "
+            "Set the plan's time zone to UTC to sync it."
+        )
+
+
 def _wanted(plan: Plan) -> dict:
-    wanted = {"/quota/limit": str(plan.requests_per_day), "/quota/period": "DAY", "/description": plan.description}
+    wanted = {
+        "/quota/limit": str(plan.requests_per_day),
+        "/quota/period": aws_period(plan),
+        "/description": plan.description,
+    }
     if plan.throttle_rate:
         # "2" rather than "2.0": AWS takes either, moto only the former.
         wanted["/throttle/rateLimit"] = f"{float(plan.throttle_rate):g}"
@@ -64,16 +93,19 @@ def plans_sync(*, client=None, dry_run: bool = False) -> list[Change]:
         remote = _usage_plans(client)
     by_id, by_name = {p["id"]: p for p in remote}, {p["name"]: p for p in remote}
     stage = _stage()
-    for plan in Plan.objects.filter(is_active=True):
+    active = list(Plan.objects.filter(is_active=True))
+    for plan in active:  # all or nothing: refuse before changing anything
+        plan_syncable_check(plan)
+    for plan in active:
         existing = by_id.get(plan.backend_id) or by_name.get(plan.name)
         if existing is None:
-            changes.append(Change(plan.name, "create", f"{plan.requests_per_day}/day"))
+            changes.append(Change(plan.name, "create", f"{plan.requests_per_day}/{plan.period}"))
             if not dry_run:
                 arguments = {
                     "name": plan.name,
                     "description": plan.description,
                     "apiStages": [stage],
-                    "quota": {"limit": plan.requests_per_day, "period": "DAY"},
+                    "quota": {"limit": plan.requests_per_day, "period": aws_period(plan)},
                 }
                 if plan.throttle_rate:
                     wanted = _wanted(plan)

@@ -15,7 +15,9 @@ from chat.language import language_from_scope
 from gateway import calls
 from gateway.calls import Call, NoRoute, Refused
 from keys.backends import get_backend
-from keys.metering import RefusalCode, seconds_until_reset
+from keys.metering import RefusalCode
+from keys.money import money_text
+from keys.periods import seconds_until
 from plumbing.outages import OUTAGES
 
 logger = logging.getLogger(__name__)
@@ -169,17 +171,32 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 def _requests_spent(refused: Refused) -> tuple[str, str, dict]:
     info = refused.info
     limit = refused.admission.limit if refused.admission else info.limit
-    detail = messages.limit_detail(info.plan_name, limit)
-    return "limit_exceeded", messages.LIMIT_EXCEEDED, _limit_extra(detail, remaining=0, limit=limit)
+    _, reset_at = info.period_now()
+    detail = messages.limit_detail(info.plan_name, limit, info.period, reset_at)
+    return "limit_exceeded", messages.LIMIT_EXCEEDED, _limit_extra(detail, reset_at, remaining=0, limit=limit)
 
 
 def _tokens_spent(refused: Refused) -> tuple[str, str, dict]:
-    detail = messages.token_limit_detail(refused.info.plan_name, refused.info.token_limit)
-    return "limit_exceeded", messages.LIMIT_EXCEEDED, _limit_extra(detail)
+    info = refused.info
+    _, reset_at = info.period_now()
+    detail = messages.token_limit_detail(info.plan_name, info.token_limit, info.period, reset_at)
+    return "limit_exceeded", messages.LIMIT_EXCEEDED, _limit_extra(detail, reset_at)
 
 
-def _limit_extra(detail: str, **counts) -> dict:
-    return {"detail": detail, "resets_in": seconds_until_reset(), **counts}
+def _budget_spent(refused: Refused) -> tuple[str, str, dict]:
+    info, admission = refused.info, refused.admission
+    _, reset_at = info.period_now()
+    budget = info.budget_nanos or 0
+    spent = admission.spent_nanos if admission and admission.spent_nanos is not None else budget
+    left = money_text(max(budget - spent, 0))
+    detail = messages.budget_detail(
+        info.plan_name, money_text(budget), left, calls.currency(), info.period, reset_at
+    )
+    return "limit_exceeded", messages.LIMIT_EXCEEDED, _limit_extra(detail, reset_at, kind="budget")
+
+
+def _limit_extra(detail: str, reset_at, **counts) -> dict:
+    return {"detail": detail, "resets_in": seconds_until(reset_at), **counts}
 
 
 CHAT_ENDPOINT = "/ws/chat/"
@@ -197,6 +214,7 @@ _TURN_STATUS = {
 _REFUSAL_FRAMES = {
     RefusalCode.REQUESTS: _requests_spent,
     RefusalCode.TOKENS: _tokens_spent,
+    RefusalCode.BUDGET: _budget_spent,
     RefusalCode.THROTTLE: lambda _: ("too_many_requests", messages.TOO_MANY_REQUESTS, {"detail": messages.SLOW_DOWN}),
     RefusalCode.REVOKED: lambda _: ("invalid_key", messages.KEY_REVOKED, {}),
     RefusalCode.EXPIRED: lambda _: ("invalid_key", messages.KEY_EXPIRED, {}),

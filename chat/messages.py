@@ -2,7 +2,9 @@
 
 They are translated: the socket speaks the page's language. /query is an API, so it answers in English."""
 
-from django.utils.translation import gettext
+import datetime
+
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 LIMIT_EXCEEDED = _("Limit Exceeded")
@@ -30,12 +32,37 @@ UNAVAILABLE = _(
 )
 
 
-def limit_detail(plan: str, limit: int) -> str:
-    return gettext("%(plan)s allows %(limit)s requests per day; resets at 00:00 UTC.") % {"plan": plan, "limit": limit}
+PERIOD_NAMES = {"day": gettext_lazy("day"), "week": gettext_lazy("week"), "month": gettext_lazy("month")}
 
 
-def token_limit_detail(plan: str, limit: int | None) -> str:
-    return gettext("%(plan)s allows %(limit)s tokens per day; resets at 00:00 UTC.") % {"plan": plan, "limit": limit}
+def _when(reset_at: datetime.datetime) -> str:
+    return f"{reset_at:%Y-%m-%d %H:%M} {reset_at.tzname()}"
+
+
+def limit_detail(plan: str, limit: int, period: str, reset_at: datetime.datetime) -> str:
+    values = {"plan": plan, "limit": limit, "period": PERIOD_NAMES.get(period, period), "reset": _when(reset_at)}
+    return gettext("%(plan)s allows %(limit)s requests per %(period)s; it resets at %(reset)s.") % values
+
+
+def token_limit_detail(plan: str, limit: int | None, period: str, reset_at: datetime.datetime) -> str:
+    values = {"plan": plan, "limit": limit, "period": PERIOD_NAMES.get(period, period), "reset": _when(reset_at)}
+    return gettext(
+        "%(plan)s allows %(limit)s tokens per %(period)s, and too few are left for this answer; it resets at %(reset)s."
+    ) % values
+
+
+def budget_detail(plan: str, budget: str, left: str, currency: str, period: str, reset_at: datetime.datetime) -> str:
+    values = {
+        "plan": plan,
+        "budget": f"{budget} {currency}",
+        "left": f"{left} {currency}",
+        "period": PERIOD_NAMES.get(period, period),
+        "reset": _when(reset_at),
+    }
+    return gettext(
+        "%(plan)s's budget is %(budget)s per %(period)s; %(left)s is left, too little for this answer. "
+        "It resets at %(reset)s."
+    ) % values
 
 
 def not_a_chat_model(model: str) -> str:

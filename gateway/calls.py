@@ -16,12 +16,15 @@ from gateway.catalogue import Route, Target, catalogue, snapshot_load
 from gateway.errors import AdmissionRefused, UpstreamError, UpstreamRefused
 from gateway.metrics import socket_closed, socket_opened
 from gateway.notes import CallNote, current_note, note_begin
+from gateway.costs import call_reservation, estimate_completion, estimate_prompt
 from gateway.sse import (
     EventSplitter,
+    body_text_bytes,
     body_usage_tokens,
     carries_usage,
     delta_text,
     event_payload,
+    event_text,
     event_usage,
     usage_tokens,
 )
@@ -29,7 +32,7 @@ from gateway.streams import Stream
 from gateway.upstreams import aws_gateway_upstream, default_model
 from keys import metering
 from keys.backends import get_backend
-from keys.metering import Admission, KeyInfo, RefusalCode, Verdict
+from keys.metering import NOTHING, Admission, KeyInfo, RefusalCode, Reservation, Verdict
 
 __all__ = [
     "CHAT_PATH",
@@ -43,6 +46,7 @@ __all__ = [
     "authenticate",
     "call_admit",
     "chat_request",
+    "currency",
     "default_model",
     "key_load",
     "note_begin",
@@ -54,7 +58,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 CHAT_PATH = "/chat/completions"
 # Refusals that are demand turned away by a limit: counted for the metrics and the Refusal rows.
-_LIMITS = frozenset({RefusalCode.REQUESTS, RefusalCode.TOKENS, RefusalCode.THROTTLE})
+_LIMITS = frozenset({RefusalCode.REQUESTS, RefusalCode.TOKENS, RefusalCode.THROTTLE, RefusalCode.BUDGET})
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,22 +123,37 @@ async def route_find(*, info: KeyInfo, model: str | None, user_key: str | None =
     return NoRoute(name, snapshot.granted(info.plan_id))
 
 
-async def call_admit(*, info: KeyInfo, route: Route) -> "Call | Refused":
-    """Spend one request of the key's quota on a call along `route`, or say why not."""
+async def call_admit(
+    *, info: KeyInfo, route: Route, request: ModelRequest | None = None, completes: bool = True
+) -> "Call | Refused":
+    """Spend one request of the key's quota on a call along `route`, or say why not.
+
+    For plans with a token limit or a budget it also reserves the most the call may cost: from
+    `request` if given, else when the call opens with its request (the chat builds it later).
+    `completes`: the endpoint answers with generated tokens (chat, completions, responses).
+    """
     metrics.note(model=model_label(route), plan=info.plan_name)
     if info.expired:
         return _refused(info, RefusalCode.EXPIRED)
     if route.admits_itself:
         return Call(info, route, None)
+    reservation = call_reservation(info=info, route=route, request=request, completes=completes)
     try:
-        verdict = await metering.admit(info)
+        verdict = await metering.admit(info, reservation)
     except Exception:
         logger.exception("quota check failed")
         verdict = Verdict(refusal=RefusalCode.UNAVAILABLE)
     info = verdict.info or info  # the key moved plans since its facts were cached
     if verdict.refusal is not None:
         return _refused(info, verdict.refusal, verdict.admission, verdict.retry_after)
-    return Call(info, route, verdict.admission)
+    return Call(info, route, verdict.admission, reservation, reserved_for=request, completes=completes)
+
+
+def currency() -> str:
+    """The currency of prices, budgets and spend."""
+    from keys.app_settings import app_settings as keys_settings
+
+    return keys_settings.TOLLGATE_CURRENCY
 
 
 def model_label(route: Route) -> str:
@@ -181,10 +200,13 @@ class CallRefused(Exception):
 
 @dataclass(slots=True)
 class Tally:
-    """Tokens an answer reported so far."""
+    """Tokens an answer reported so far, and the text it delivered (to estimate tokens it did not report)."""
 
     prompt: int = 0
     completion: int = 0
+    reported: bool = False
+    text_bytes: int = 0
+    text_chunks: int = 0
 
 
 class Call:
@@ -194,14 +216,48 @@ class Call:
     CallRefused when an upstream that admits by itself said no.
     """
 
-    def __init__(self, info: KeyInfo, route: Route, admission: Admission | None) -> None:
-        self.info, self.route, self.admission = info, route, admission
+    def __init__(
+        self,
+        info: KeyInfo,
+        route: Route,
+        admission: Admission | None,
+        reservation: Reservation = NOTHING,
+        *,
+        reserved_for: ModelRequest | None = None,
+        completes: bool = True,
+    ) -> None:
+        self.info, self.route, self.admission, self.reservation = info, route, admission, reservation
         self.tally = Tally()
         self.note = current_note.get()
         self.wants_usage = True
+        self.completes = completes
+        self._request = reserved_for
+        self._reserved_whole = reserved_for is not None or not info.reserves or admission is None
+        # Tokens cost money or count against a limit: delivered text is counted, to estimate what goes unreported.
+        self._counting = admission is not None and (info.reserves or bool(route.price and route.price.per_token))
         self._stream: Stream | None = None
         self._started = 0.0
         self._settled = False
+
+    async def _reserve_whole(self, request: ModelRequest) -> None:
+        """Now the request is known: top up the reservation to the most it may cost, or refuse the call."""
+        self._request = request
+        if self._reserved_whole:
+            return
+        self._reserved_whole = True
+        whole = call_reservation(info=self.info, route=self.route, request=request, completes=self.completes)
+        more = Reservation(max(whole.tokens - self.reservation.tokens, 0), max(whole.nanos - self.reservation.nanos, 0))
+        if not (more.tokens or more.nanos):
+            return
+        try:
+            verdict = await metering.reserve_more(self.info, more)
+        except Exception:
+            logger.exception("quota check failed")
+            verdict = Verdict(refusal=RefusalCode.UNAVAILABLE)
+        if verdict.refusal is not None:
+            await self._refund()
+            raise CallRefused(_refused(self.info, verdict.refusal, verdict.admission, verdict.retry_after))
+        self.reservation = whole
 
     async def answer(self, path: str, request: ModelRequest) -> tuple[bytes, str]:
         """The whole answer and its content type, recorded with the tokens it reports."""
@@ -209,6 +265,7 @@ class Call:
         async def attempt(target: Target) -> tuple[bytes, str]:
             return await target.client.request("POST", path, request.body_for(target.model), _headers(request))
 
+        await self._reserve_whole(request)
         self._started = time.monotonic()
         try:
             (answer, content_type), target = await balancer.with_failover(self.route, attempt)
@@ -216,6 +273,9 @@ class Call:
             await self._not_answered(exc)
         self._answered_by(target)
         self.tally.prompt, self.tally.completion = body_usage_tokens(answer)
+        self.tally.reported = bool(self.tally.prompt or self.tally.completion)
+        if self._counting and not self.tally.reported:
+            self.tally.text_bytes = body_text_bytes(answer)
         self._record()
         return answer, content_type
 
@@ -229,6 +289,7 @@ class Call:
             body = request.body_for(target.model, include_usage=asks_usage)
             return await target.client.stream(path, body, _headers(request))
 
+        await self._reserve_whole(request)
         self._started = time.monotonic()
         try:
             self._stream, target = await balancer.with_failover(self.route, attempt)
@@ -247,6 +308,8 @@ class Call:
         try:
             async for chunk in self._stream.chunks():
                 out = splitter.complete(chunk)
+                if out and self._counting:
+                    self._count_text(out)
                 if out and b'"usage"' in out:
                     out = b"".join(self._noting_usage(splitter.events(out)))
                 if out:
@@ -278,12 +341,21 @@ class Call:
         if self.note is not None:
             self.note.upstream = target.upstream_name
 
+    def _count_text(self, out: bytes) -> None:
+        for event in EventSplitter.events(out):
+            data = event_payload(event)
+            text = event_text(data) if data else ""
+            if text:
+                self.tally.text_bytes += len(text.encode())
+                self.tally.text_chunks += 1
+
     def _noting_usage(self, events: list[bytes]) -> list[bytes]:
         kept = []
         for event in events:
             if carries_usage(event):
                 data = event_payload(event) or {}
                 self.tally.prompt, self.tally.completion = usage_tokens(event_usage(data))
+                self.tally.reported = True
                 if not self.wants_usage and not data.get("choices"):
                     continue  # asked for by Tollgate, not by the client
             kept.append(event)
@@ -305,7 +377,7 @@ class Call:
             return
         self._settled = True
         if self.admission is not None:
-            await metering.refund(self.info)
+            await metering.refund(self.info, self.reservation)
 
     def _record(self) -> None:
         if self._settled:
@@ -313,11 +385,42 @@ class Call:
         self._settled = True
         if self._started:
             metrics.note(upstream_seconds=time.monotonic() - self._started)
-        model, prompt, completion = self.route.model, self.tally.prompt, self.tally.completion
+        prompt, completion, nanos = self._cost()
         metrics.count_tokens(model_label(self.route), prompt, completion)
         if self.note is not None:
-            self.note.prompt_tokens, self.note.completion_tokens = prompt, completion
-        metering.record_usage(self.info, model=model, prompt_tokens=prompt, completion_tokens=completion)
+            self.note.prompt_tokens, self.note.completion_tokens, self.note.cost_nanos = prompt, completion, nanos
+        if self.admission is None:  # admitted by the upstream's own gateway: statistics only
+            metering.record_usage(
+                self.info, model=self.route.model, prompt_tokens=prompt, completion_tokens=completion, nanos=nanos
+            )
+            return
+        metering.settle(
+            self.info,
+            self.reservation,
+            model=self.route.model,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            nanos=nanos,
+        )
+
+    def _cost(self) -> tuple[int, int, int]:
+        """Tokens and nanos to charge: as reported, else estimated; never more than was reserved."""
+        tally, price = self.tally, self.route.price
+        prompt, completion = tally.prompt, tally.completion
+        if self._counting and not tally.reported:
+            prompt = estimate_prompt(self._request.payload if self._request else None)
+            completion = estimate_completion(tally.text_bytes, tally.text_chunks) if self.completes else 0
+        nanos = price.cost(prompt, completion) if price is not None else 0
+        if self.info.reserves and self.admission is not None:
+            if prompt + completion > self.reservation.tokens or nanos > self.reservation.nanos:
+                logger.warning(
+                    "a call of key %s cost more than it reserved (%d tokens, %d nanos); charged its reservation",
+                    self.info.public_prefix, prompt + completion, nanos,
+                )  # fmt: skip
+                prompt = min(prompt, self.reservation.tokens)
+                completion = min(completion, self.reservation.tokens - prompt)
+                nanos = min(nanos, self.reservation.nanos)
+        return prompt, completion, nanos
 
 
 def _headers(request: ModelRequest) -> dict:

@@ -13,6 +13,7 @@ from functools import lru_cache
 from gateway.app_settings import app_settings
 from gateway.upstreams import BaseUpstream, client_for, get_upstream
 from gateway.upstreams.misconfigured import MisconfiguredUpstream
+from keys.money import Price
 from plumbing.dbthread import in_db_thread
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class Route:
     targets: tuple[Target, ...]
     kind: str = ""  # what the model does; empty: not known (no catalogue)
     admits_itself: bool = False  # the upstream admits by its own quotas (API Gateway): Tollgate does not meter
+    price: Price | None = None  # None: free
+    max_output: int | None = None  # the most a call naming no max_tokens may take; None: the default
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,8 @@ class _Entry:
     targets: tuple[Target, ...]
     plan_ids: frozenset[int]  # empty: every plan that grants nothing in particular
     kind: str
+    price: Price | None = None
+    max_output: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +76,7 @@ class Snapshot:
             return None
         if plan_id in self.restricted_plans and plan_id not in entry.plan_ids:
             return None
-        return Route(model, entry.targets, entry.kind)
+        return Route(model, entry.targets, entry.kind, price=entry.price, max_output=entry.max_output)
 
 
 @lru_cache(maxsize=1024)
@@ -94,7 +99,7 @@ def snapshot_load() -> Snapshot:
         )
         usable = tuple(t for t in targets if not isinstance(t.client, MisconfiguredUpstream))
         targets = usable or targets  # with none usable, calls fail with upstream_misconfigured, uncharged
-        entries[row.name] = _Entry(targets, plan_ids, row.effective_kind)
+        entries[row.name] = _Entry(targets, plan_ids, row.effective_kind, row.price, row.max_output_tokens)
     return Snapshot(entries, frozenset(restricted))
 
 

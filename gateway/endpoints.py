@@ -8,6 +8,7 @@ from gateway import calls, messages
 from gateway.bodies import BodyProblem, ModelRequest, model_request_from_json, model_request_from_multipart
 from gateway.calls import NoRoute, Refused
 from gateway.catalogue import catalogue
+from gateway.costs import output_fields_check
 from gateway.errors import UpstreamError, UpstreamRefused
 from gateway.http import (
     JSON,
@@ -37,15 +38,18 @@ class Endpoint:
     validate: Callable[[dict], None] | None = None
     asks_usage: bool = False  # add stream_options.include_usage to count a stream's tokens
     max_body: int = MAX_BODY
+    completes: bool = False  # answers with generated tokens: a call reserves its output cap
 
 
 CHAT, AUDIO = frozenset({"chat"}), frozenset({"audio"})
 ENDPOINTS = {
-    "/v1/chat/completions": Endpoint("/chat/completions", CHAT, validate_chat, asks_usage=True),
+    "/v1/chat/completions": Endpoint("/chat/completions", CHAT, validate_chat, asks_usage=True, completes=True),
     # Servers such as vLLM complete text with chat models too.
-    "/v1/completions": Endpoint("/completions", frozenset({"completion", "chat"}), validate_completion, True),
+    "/v1/completions": Endpoint(
+        "/completions", frozenset({"completion", "chat"}), validate_completion, True, completes=True
+    ),
     "/v1/embeddings": Endpoint("/embeddings", frozenset({"embedding"}), validate_embedding),
-    "/v1/responses": Endpoint("/responses", frozenset({"responses", "chat"})),
+    "/v1/responses": Endpoint("/responses", frozenset({"responses", "chat"}), completes=True),
     "/v1/moderations": Endpoint("/moderations", frozenset({"moderation"})),
     "/v1/images/generations": Endpoint("/images/generations", frozenset({"image"})),
     "/v1/audio/speech": Endpoint("/audio/speech", AUDIO),
@@ -66,6 +70,7 @@ def parse(endpoint: Endpoint, scope: Scope, body: bytes | None) -> ModelRequest:
     if content_type.lower().startswith("multipart/form-data"):
         return model_request_from_multipart(body, content_type)
     request = model_request_from_json(body)
+    output_fields_check(request.payload)
     if endpoint.validate is not None:
         endpoint.validate(request.payload)
     return request
@@ -102,7 +107,7 @@ async def model_endpoint(endpoint: Endpoint, scope: Scope, receive: Receive, sen
         headers = await current_ratelimit_headers(info)
         message = messages.model_wrong_kind(route.model, route.kind, scope["path"])
         return await send_error(send, 400, message, "invalid_request_error", "model_wrong_kind", headers)
-    call = await calls.call_admit(info=info, route=route)
+    call = await calls.call_admit(info=info, route=route, request=request, completes=endpoint.completes)
     if isinstance(call, Refused):
         return await send_refusal(send, call)
     if request.stream:

@@ -46,12 +46,39 @@ def upstream_failed(status: int) -> str:
     return f"The model server failed (HTTP {status})."
 
 
-def limit_exceeded(plan: str, limit: int) -> str:
-    return f"{LIMIT_EXCEEDED}: {plan} allows {limit} requests per day; {RESETS}"
+def resets(reset_at: datetime.datetime | None) -> str:
+    if reset_at is None:
+        return RESETS
+    return f"resets at {reset_at.isoformat()}"
 
 
-def tokens_exceeded(plan: str, limit: int | None) -> str:
-    return f"{LIMIT_EXCEEDED}: {plan} allows {limit} tokens per day; {RESETS}"
+def limit_exceeded(plan: str, limit: int, period: str = "day", reset_at: datetime.datetime | None = None) -> str:
+    return f"{LIMIT_EXCEEDED}: {plan} allows {limit} requests per {period}; {resets(reset_at)}"
+
+
+def tokens_exceeded(
+    plan: str, limit: int | None, period: str = "day", reset_at: datetime.datetime | None = None, *, left: int = 0
+) -> str:
+    return (
+        f"{LIMIT_EXCEEDED}: {plan} allows {limit} tokens per {period}; {left} are left, fewer than this call may "
+        f"take (its prompt and its max_tokens, or the model's cap). Ask for fewer max_tokens, or wait: it "
+        f"{resets(reset_at)}"
+    )
+
+
+def budget_exceeded(plan: str, budget: str, left: str, currency: str, period: str, reset_at: datetime.datetime) -> str:
+    return (
+        f"{LIMIT_EXCEEDED}: {plan}'s budget is {budget} {currency} per {period}; {left} {currency} is left, less "
+        f"than this call may cost (its prompt and its max_tokens, or the model's cap). Ask for fewer max_tokens, "
+        f"or wait: it {resets(reset_at)}"
+    )
+
+
+def output_cap_invalid(field: str) -> str:
+    return f"'{field}' must be a whole number of at least 1. The request was not charged."
+
+
+N_INVALID = "'n' must be a whole number from 1 to 128. The request was not charged."
 
 
 def too_many_requests(plan: str, rate: float) -> str:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from gateway.sealing import seal, unseal
 from gateway.upstream_rules import key_env_allowed, validate_key_env, validate_upstream_url
 from keys.models import Plan
+from keys.money import PRICE_PLACES, Price
 
 NAME = RegexValidator(r"^[A-Za-z0-9._:/-]+$", _("Use letters, digits and . _ : / - only."))
 
@@ -171,6 +172,40 @@ class CatalogModel(models.Model):
         verbose_name=_("kind"),
     )
     enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
+    price_input_per_million = models.DecimalField(
+        max_digits=18,
+        decimal_places=PRICE_PLACES,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        verbose_name=_("input price per million tokens"),
+        help_text=_("In TOLLGATE_CURRENCY; empty: free."),
+    )
+    price_output_per_million = models.DecimalField(
+        max_digits=18,
+        decimal_places=PRICE_PLACES,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        verbose_name=_("output price per million tokens"),
+        help_text=_("In TOLLGATE_CURRENCY; empty: free."),
+    )
+    price_per_request = models.DecimalField(
+        max_digits=18,
+        decimal_places=PRICE_PLACES,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        verbose_name=_("price per request"),
+        help_text=_("In TOLLGATE_CURRENCY; empty: free."),
+    )
+    max_output_tokens = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        verbose_name=_("max output tokens"),
+        help_text=_("What a call that names no max_tokens may cost at most, for budgets and token limits; empty: 4096."),
+    )
 
     class Meta:
         verbose_name = _("model")
@@ -187,6 +222,10 @@ class CatalogModel(models.Model):
     @property
     def effective_kind(self) -> str:
         return self.kind or kind_guess(self.name)
+
+    @property
+    def price(self) -> Price | None:
+        return Price.from_decimals(self.price_input_per_million, self.price_output_per_million, self.price_per_request)
 
 
 class UpstreamDay(models.Model):

@@ -5,6 +5,7 @@ import contextvars
 import time
 from dataclasses import dataclass
 
+from keys.money import from_nanos
 from requestlog import request_log_note
 
 
@@ -23,6 +24,7 @@ class CallNote:
     refusal: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_nanos: int | None = None
     first_byte: float | None = None
 
     def first_byte_sent(self) -> None:
@@ -45,7 +47,7 @@ class CallNote:
             ttfb_ms=round((self.first_byte - self.clock) * 1000) if self.first_byte is not None else None,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
-            cost=None,
+            cost=None if self.cost_nanos is None else from_nanos(self.cost_nanos),
             client_ip=self.client_ip,
             started=self.started,
         )

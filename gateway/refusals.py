@@ -6,7 +6,10 @@ from gateway import calls, messages
 from gateway.calls import Refused
 from gateway.http import Scope, Send, error_body, send_error, send_json
 from keys import metering
-from keys.metering import Admission, KeyInfo, RefusalCode, seconds_until_reset
+from keys.app_settings import app_settings as keys_settings
+from keys.metering import Admission, KeyInfo, RefusalCode
+from keys.money import money_text
+from keys.periods import seconds_until
 
 logger = logging.getLogger(__name__)
 CHALLENGE = [(b"www-authenticate", b"Bearer")]
@@ -19,9 +22,9 @@ def reset_duration(seconds: int) -> str:
 
 
 def ratelimit_headers(
-    limit: int, remaining: int, tokens_used: int | None = None, token_limit: int | None = None
+    limit: int, remaining: int, reset_in: int, tokens_used: int | None = None, token_limit: int | None = None
 ) -> list[tuple[bytes, bytes]]:
-    reset = reset_duration(seconds_until_reset()).encode()
+    reset = reset_duration(reset_in).encode()
     headers = [
         (b"x-ratelimit-limit-requests", str(limit).encode()),
         (b"x-ratelimit-remaining-requests", str(max(remaining, 0)).encode()),
@@ -39,19 +42,24 @@ def ratelimit_headers(
 def admission_headers(admission: Admission | None, given_back: int = 0) -> list[tuple[bytes, bytes]]:
     if admission is None:
         return []
+    reset_in = seconds_until(admission.reset_at) if admission.reset_at else 1
     return ratelimit_headers(
-        admission.limit, admission.remaining + given_back, admission.tokens_used, admission.token_limit
+        admission.limit, admission.remaining + given_back, reset_in, admission.tokens_used, admission.token_limit
     )
 
 
 async def current_ratelimit_headers(info: KeyInfo) -> list[tuple[bytes, bytes]]:
     """The rate-limit headers for an answer that spent nothing (a 400, a throttle refusal)."""
     try:
-        used = await metering.used(info)
-        tokens = await metering.tokens_used(info) if info.token_limit else None
+        if info.token_limit:
+            counts = await metering.counts(info)
+            used, tokens = counts.used, counts.tokens
+        else:
+            used, tokens = await metering.used(info), None
     except Exception:
         return []
-    return ratelimit_headers(info.limit, info.limit - used, tokens, info.token_limit)
+    reset_in = seconds_until(info.period_now()[1])
+    return ratelimit_headers(info.limit, info.limit - used, reset_in, tokens, info.token_limit)
 
 
 async def send_unavailable(send: Send) -> None:
@@ -94,15 +102,40 @@ async def send_refusal(send: Send, refused: Refused) -> None:
 
 
 async def _requests_spent(refused: Refused) -> tuple[int, dict, list]:
-    limit = refused.admission.limit if refused.admission else refused.info.limit
-    body = limit_exceeded_body(messages.limit_exceeded(refused.info.plan_name, limit), "requests")
-    return 429, body, [*limit_exceeded_headers(), *ratelimit_headers(limit, 0)]
+    info = refused.info
+    limit = refused.admission.limit if refused.admission else info.limit
+    _, reset_at = info.period_now()
+    message = messages.limit_exceeded(info.plan_name, limit, info.period, reset_at)
+    body = limit_exceeded_body(message, "requests")
+    return 429, body, [*limit_exceeded_headers(info), *ratelimit_headers(limit, 0, seconds_until(reset_at))]
 
 
 async def _tokens_spent(refused: Refused) -> tuple[int, dict, list]:
-    info = refused.info
-    body = limit_exceeded_body(messages.tokens_exceeded(info.plan_name, info.token_limit), "tokens")
-    return 429, body, [*limit_exceeded_headers(), *await current_ratelimit_headers(info)]
+    info, admission = refused.info, refused.admission
+    _, reset_at = info.period_now()
+    used = admission.tokens_used if admission and admission.tokens_used is not None else info.token_limit or 0
+    left = max((info.token_limit or 0) - used, 0)
+    message = messages.tokens_exceeded(info.plan_name, info.token_limit, info.period, reset_at, left=left)
+    body = limit_exceeded_body(message, "tokens")
+    body["error"]["remaining"] = left
+    body["error"]["reset_at"] = reset_at.isoformat()
+    return 429, body, [*limit_exceeded_headers(info), *await current_ratelimit_headers(info)]
+
+
+async def _budget_spent(refused: Refused) -> tuple[int, dict, list]:
+    info, admission = refused.info, refused.admission
+    _, reset_at = info.period_now()
+    budget = info.budget_nanos or 0
+    spent = admission.spent_nanos if admission and admission.spent_nanos is not None else budget
+    left, currency = max(budget - spent, 0), keys_settings.TOLLGATE_CURRENCY
+    message = messages.budget_exceeded(
+        info.plan_name, money_text(budget), money_text(left), currency, info.period, reset_at
+    )
+    body = limit_exceeded_body(message, "budget")
+    body["error"].update(
+        budget=money_text(budget), remaining=money_text(left), currency=currency, reset_at=reset_at.isoformat()
+    )
+    return 429, body, [*limit_exceeded_headers(info), *await current_ratelimit_headers(info)]
 
 
 async def _throttled(refused: Refused) -> tuple[int, dict, list]:
@@ -132,6 +165,7 @@ async def _unavailable(refused: Refused) -> tuple[int, dict, list]:
 _ANSWERS = {
     RefusalCode.REQUESTS: _requests_spent,
     RefusalCode.TOKENS: _tokens_spent,
+    RefusalCode.BUDGET: _budget_spent,
     RefusalCode.THROTTLE: _throttled,
     RefusalCode.REVOKED: _revoked,
     RefusalCode.EXPIRED: _expired,
@@ -146,6 +180,7 @@ def limit_exceeded_body(message: str, kind: str) -> dict:
     }
 
 
-def limit_exceeded_headers() -> list:
+def limit_exceeded_headers(info: KeyInfo) -> list:
     # x-should-retry tells the openai SDK not to retry: nothing changes until the reset.
-    return [(b"retry-after", str(seconds_until_reset()).encode()), (b"x-should-retry", b"false")]
+    retry = str(seconds_until(info.period_now()[1])).encode()
+    return [(b"retry-after", retry), (b"x-should-retry", b"false")]

@@ -90,6 +90,39 @@ def delta_text(payload: dict) -> str:
     return content if isinstance(content, str) else ""
 
 
+def event_text(payload: dict) -> str:
+    """The answer text an event delivers: a chat delta, a text completion's text, or a responses delta."""
+    choices = payload.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        choice = choices[0]
+        delta = choice.get("delta")
+        text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
+        return text if isinstance(text, str) else ""
+    if payload.get("type") == "response.output_text.delta" and isinstance(payload.get("delta"), str):
+        return payload["delta"]
+    return ""
+
+
+def body_text_bytes(body: bytes) -> int:
+    """The bytes of answer text a whole (non-streamed) answer holds; its length if it cannot be read."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return len(body)
+    total, stack = 0, [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in ("content", "text", "refusal", "arguments") and isinstance(value, str):
+                    total += len(value.encode())
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return total
+
+
 def body_usage_tokens(body: bytes) -> tuple[int, int]:
     """Token counts from a whole completion, without parsing all of it (this is on the hot path)."""
     prompt, completion = _PROMPT.search(body), _COMPLETION.search(body)

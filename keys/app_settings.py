@@ -13,6 +13,11 @@ class AppSettings:
         return self._setting("KEYS_BACKEND", "local")
 
     @property
+    def TOLLGATE_CURRENCY(self) -> str:
+        """The one currency of prices, budgets and spend."""
+        return self._setting("TOLLGATE_CURRENCY", "USD")
+
+    @property
     def REDIS_URL(self) -> str:
         """Redis for quota counters and throttles; empty: the database and this process."""
         return self._setting("REDIS_URL", "")

@@ -1,6 +1,7 @@
-"""Plans, API keys and their daily usage."""
+"""Plans, API keys and their usage."""
 
 import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,8 +13,32 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from keys.crypto import display_prefix
+from keys.money import PRICE_PLACES, from_nanos, to_nanos
+from keys.periods import time_zone_valid
 
 EXPIRY_WARNING = datetime.timedelta(days=7)
+
+
+BUDGET_NEEDS_LOCAL_METERING = _(
+    "Budgets and prices need Tollgate's own metering: with KEYS_BACKEND=aws, API Gateway admits requests "
+    "and cannot count money. Leave the budget empty, or use the local backend."
+)
+
+
+PERIODS_IN_UTC = _("With KEYS_BACKEND=aws, API Gateway counts periods in UTC: set the time zone to UTC.")
+
+
+def validate_time_zone(value: str) -> None:
+    if not time_zone_valid(value):
+        raise ValidationError(
+            _("%(zone)s is not a time zone Tollgate knows; use an IANA name such as UTC or Asia/Bangkok."),
+            params={"zone": value},
+        )
+
+
+def validate_positive_money(value: Decimal) -> None:
+    if value is not None and value <= 0:
+        raise ValidationError(_("A budget must be more than zero; leave it empty for none."))
 
 
 class Plan(models.Model):
@@ -31,8 +56,41 @@ class Plan(models.Model):
             "A name for people, shown on plan cards beside the plan's name (e.g. Starter). The API keeps the name."
         ),
     )
+    class Period(models.TextChoices):
+        DAY = "day", _("day")
+        WEEK = "week", _("week")
+        MONTH = "month", _("month")
+
+    # The limits below count per period; the names keep "per_day" because the seed's API says so.
     requests_per_day = models.PositiveIntegerField(
-        validators=[MinValueValidator(1)], verbose_name=_("requests per day")
+        validators=[MinValueValidator(1)],
+        verbose_name=_("requests per period"),
+        help_text=_("Requests a period, per user."),
+    )
+    period = models.CharField(
+        max_length=8,
+        choices=Period.choices,
+        default=Period.DAY,
+        db_default=Period.DAY,
+        verbose_name=_("period"),
+        help_text=_("Limits count per calendar day, week (from Monday) or month, in the plan's time zone."),
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        db_default="UTC",
+        validators=[validate_time_zone],
+        verbose_name=_("time zone"),
+        help_text=_("An IANA name, such as UTC or Asia/Bangkok: where the period starts at midnight."),
+    )
+    budget = models.DecimalField(
+        max_digits=18,
+        decimal_places=PRICE_PLACES,
+        null=True,
+        blank=True,
+        validators=[validate_positive_money],
+        verbose_name=_("budget"),
+        help_text=_("Money a user may spend a period on this plan, in TOLLGATE_CURRENCY; empty: no budget."),
     )
     throttle_rate = models.FloatField(
         verbose_name=_("throttle rate"),
@@ -49,11 +107,11 @@ class Plan(models.Model):
         help_text=_("Bucket size; defaults to the rate."),
     )
     tokens_per_day = models.PositiveBigIntegerField(
-        verbose_name=_("tokens per day"),
+        verbose_name=_("tokens per period"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text=_("Prompt and completion tokens a day, per user; empty: no token limit."),
+        help_text=_("Prompt and completion tokens a period, per user; empty: no token limit."),
     )
     max_key_days = models.PositiveIntegerField(
         verbose_name=_("max key days"),
@@ -86,6 +144,17 @@ class Plan(models.Model):
     def clean(self) -> None:
         if self.throttle_burst and not self.throttle_rate:
             raise ValidationError({"throttle_rate": _("A burst needs a rate.")})
+        from keys.backends import get_backend
+
+        if not get_backend().meters_money:
+            if self.budget is not None:
+                raise ValidationError({"budget": BUDGET_NEEDS_LOCAL_METERING})
+            if self.time_zone != "UTC":
+                raise ValidationError({"time_zone": PERIODS_IN_UTC})
+
+    @property
+    def budget_nanos(self) -> int | None:
+        return to_nanos(self.budget)
 
 
 class ApiKey(models.Model):
@@ -176,6 +245,8 @@ class DailyUsage(models.Model):
     requests = models.PositiveIntegerField(default=0, verbose_name=_("requests"))
     prompt_tokens = models.PositiveBigIntegerField(default=0, verbose_name=_("prompt tokens"))
     completion_tokens = models.PositiveBigIntegerField(default=0, verbose_name=_("completion tokens"))
+    # Whole nanos of TOLLGATE_CURRENCY: exact in SQLite too, where a decimal column is a float.
+    cost_nanos = models.BigIntegerField(default=0, db_default=0, verbose_name=_("cost (nanos)"))
 
     class Meta:
         verbose_name = _("daily usage")
@@ -186,9 +257,15 @@ class DailyUsage(models.Model):
     def __str__(self) -> str:
         return f"{self.key} {self.day}: {self.requests}"
 
+    @property
+    def cost(self) -> Decimal:
+        return from_nanos(self.cost_nanos)
+
 
 class QuotaCounter(models.Model):
-    """Requests admitted per owner, plan and UTC day: the number the daily quota is enforced on.
+    """Requests, tokens and money admitted per owner, plan and period: the numbers the quotas are enforced on.
+
+    `day` is the period's first day in the plan's time zone (for a day plan, the day itself).
 
     Counted per plan rather than per key, so that revoking or rotating a key never refills the day.
     """
@@ -200,8 +277,12 @@ class QuotaCounter(models.Model):
     day = models.DateField(verbose_name=_("day"))
     used = models.PositiveIntegerField(default=0, verbose_name=_("used"))
     tokens = models.PositiveBigIntegerField(
-        verbose_name=_("tokens"), default=0, db_default=0, help_text=_("Prompt and completion tokens recorded today.")
+        verbose_name=_("tokens"),
+        default=0,
+        db_default=0,
+        help_text=_("Prompt and completion tokens of the period, those reserved by calls in flight included."),
     )
+    spent_nanos = models.BigIntegerField(default=0, db_default=0, verbose_name=_("spent (nanos)"))
 
     class Meta:
         verbose_name = _("quota counter")
@@ -219,6 +300,7 @@ class Refusal(models.Model):
         REQUESTS = "requests", _("daily requests")
         TOKENS = "tokens", _("daily tokens")
         THROTTLE = "throttle", _("throttle")
+        BUDGET = "budget", _("budget")
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="refusals", verbose_name=_("key"))
     day = models.DateField(verbose_name=_("day"))

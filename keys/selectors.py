@@ -1,6 +1,8 @@
 """Reads of plans and keys, always scoped to who is asking."""
 
+import datetime
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
@@ -9,8 +11,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from keys.backends import get_backend
-from keys.metering import utc_today
-from keys.models import ApiKey, DailyUsage, Plan, QuotaCounter
+from keys.metering import counts_sync, utc_today
+from keys.models import ApiKey, DailyUsage, Plan
+from keys.money import from_nanos
 
 
 def plan_list() -> list[Plan]:
@@ -28,20 +31,34 @@ def key_get(*, owner: AbstractBaseUser, pk: int) -> ApiKey:
 
 @dataclass(frozen=True)
 class KeyRow:
+    """A key with its plan's period so far (requests, tokens and spend are the owner's in that plan)
+    and the key's own tokens today (UTC)."""
+
     key: ApiKey
-    used_today: int | None  # None: the backend could not say just now
+    used_today: int | None  # requests this period; None: the backend could not say just now
     limit: int
     prompt_tokens: int
     completion_tokens: int
-    tokens_today: int = 0  # the owner's tokens in this plan today, as the token quota counts them
+    tokens_today: int = 0  # the owner's tokens in this plan this period, as the token quota counts them
+    spent_nanos: int = 0  # the owner's spend in this plan this period
+    reset_at: datetime.datetime | None = None  # when the plan's period ends, in its time zone
 
     @property
     def remaining(self) -> int | None:
         return None if self.used_today is None else max(self.limit - self.used_today, 0)
 
+    @property
+    def spent(self) -> Decimal:
+        return from_nanos(self.spent_nanos)
+
+    @property
+    def budget_left(self) -> Decimal | None:
+        budget = self.key.plan.budget_nanos
+        return None if budget is None else from_nanos(max(budget - self.spent_nanos, 0))
+
 
 def key_rows(*, owner: AbstractBaseUser) -> list[KeyRow]:
-    """The owner's keys with today's quota use and tokens, for the keys page and the dashboard."""
+    """The owner's keys with their plan period's use, tokens and spend, for the keys page and the dashboard."""
     today = utc_today()
     backend = get_backend()
     keys = list(key_list(owner=owner))
@@ -51,13 +68,16 @@ def key_rows(*, owner: AbstractBaseUser) -> list[KeyRow]:
     ):
         totals = stats.setdefault(key_id, [0, 0, 0])
         totals[0], totals[1], totals[2] = totals[0] + requests, totals[1] + prompt, totals[2] + completion
-    tokens = dict(QuotaCounter.objects.filter(owner=owner, day=today).values_list("plan_id", "tokens"))
+    counts_by_plan = {}
     used_by_plan: dict[int, int | None] = {}
     rows = []
     for key in keys:
+        if key.plan_id not in counts_by_plan:
+            counts_by_plan[key.plan_id] = counts_sync(owner_id=owner.pk, plan=key.plan)
         if key.plan_id not in used_by_plan and key.is_active:
             used_by_plan[key.plan_id] = backend.used_today(api_key=key)
         requests, prompt, completion = stats.get(key.pk, (0, 0, 0))
+        counts = counts_by_plan[key.plan_id]
         rows.append(
             KeyRow(
                 key=key,
@@ -65,7 +85,9 @@ def key_rows(*, owner: AbstractBaseUser) -> list[KeyRow]:
                 limit=key.plan.requests_per_day,
                 prompt_tokens=prompt,
                 completion_tokens=completion,
-                tokens_today=tokens.get(key.plan_id, 0),
+                tokens_today=counts.tokens,
+                spent_nanos=counts.nanos,
+                reset_at=counts.reset_at,
             )
         )
     return rows

@@ -1,14 +1,58 @@
 """Input and output shapes of the keys APIs."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from keys.app_settings import app_settings
 from keys.models import ApiKey, Plan
+from keys.money import money_text
+from keys.periods import period_current
 
 
 class PlanOut(serializers.ModelSerializer):
+    """A plan: its limits count per period (a calendar day, week or month in its time zone).
+
+    `requests_per_day` (the seed's field) is there for day plans only; `requests_per_period` always."""
+
+    requests_per_period = serializers.IntegerField(source="requests_per_day")
+    tokens_per_period = serializers.IntegerField(source="tokens_per_day", allow_null=True)
+    budget = serializers.SerializerMethodField(help_text="Money a period, as a decimal string; null: none.")
+    currency = serializers.SerializerMethodField()
+    reset_at = serializers.SerializerMethodField(help_text="When the current period ends, in the plan's time zone.")
+
     class Meta:
         model = Plan
-        fields = ["name", "requests_per_day", "throttle_rate", "throttle_burst", "max_key_days", "description"]
+        fields = [
+            "name",
+            "requests_per_day",
+            "requests_per_period",
+            "tokens_per_period",
+            "period",
+            "time_zone",
+            "budget",
+            "currency",
+            "reset_at",
+            "throttle_rate",
+            "throttle_burst",
+            "max_key_days",
+            "description",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_budget(self, plan: Plan) -> str | None:
+        return money_text(plan.budget_nanos)
+
+    def get_currency(self, plan: Plan) -> str:
+        return app_settings.TOLLGATE_CURRENCY
+
+    def get_reset_at(self, plan: Plan) -> str:
+        return period_current(plan.period, plan.time_zone)[1].isoformat()
+
+    def to_representation(self, plan: Plan) -> dict:
+        data = super().to_representation(plan)
+        if plan.period != Plan.Period.DAY:
+            del data["requests_per_day"]  # a week's or month's limit is not a day's
+        return data
 
 
 class CreateKeyIn(serializers.Serializer):

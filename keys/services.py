@@ -182,7 +182,7 @@ def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
             key.save(update_fields=["plan", "expires_at"])
             # After the save, in the same transaction: the stores refuse the old plan for this key from
             # here on, so nothing admitted there after the count was carried is missed.
-            carry_over(owner_id=key.owner_id, key_id=key.pk, from_plan_id=old_plan.pk, to_plan_id=plan.pk)
+            carry_over(owner_id=key.owner_id, key_id=key.pk, from_plan=old_plan, to_plan=plan)
     except BaseException as exc:
         key.plan, key.expires_at = old_plan, old_expiry
         backend.switch_key_plan(api_key=key, old_plan=plan, new_plan=old_plan)

@@ -241,6 +241,8 @@ LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The one currency of prices, budgets and spend (a label: Tollgate never converts).
+TOLLGATE_CURRENCY = env.str("TOLLGATE_CURRENCY", default="USD")
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
 LLM_MAX_CONCURRENT = env.int("LLM_MAX_CONCURRENT", default=0)

@@ -13,6 +13,9 @@ class BaseKeyBackend:
     exist wherever requests are actually admitted, and must leave nothing behind when it fails.
     """
 
+    # Whether Tollgate's own metering admits requests, so budgets and prices can be enforced.
+    meters_money = True
+
     def __init__(self, **options) -> None:
         self.options = options
 
@@ -66,9 +69,9 @@ class BaseKeyBackend:
         return None
 
     def used_today(self, *, api_key: ApiKey) -> int | None:
-        """Requests counted today against the key's plan, as whatever admits them counts;
+        """Requests counted this period against the key's plan, as whatever admits them counts;
         None when that cannot be read just now."""
-        return metering.used_sync(owner_id=api_key.owner_id, plan_id=api_key.plan_id)
+        return metering.used_sync(owner_id=api_key.owner_id, plan=api_key.plan)
 
     def external_gateway_url(self) -> str:
         """The URL clients send LLM requests to when something in front of the LLM admits them

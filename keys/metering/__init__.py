@@ -3,6 +3,7 @@
 The gateway and the chat consumer call these functions, never the stores behind them.
 """
 
+import asyncio
 import dataclasses
 import datetime
 import logging
@@ -12,16 +13,33 @@ from keys.metering.leases import quota_leases
 from keys.metering.quota import get_quota_store
 from keys.metering.thresholds import THRESHOLDS, thresholds_note
 from keys.metering.throttle import throttle_wait
-from keys.metering.types import Admission, KeyInfo, RefusalCode, Verdict, seconds_until_reset, utc_today
+from keys.metering.types import (
+    NOTHING,
+    Admission,
+    KeyInfo,
+    RefusalCode,
+    Reservation,
+    Verdict,
+    seconds_until_reset,
+    utc_today,
+)
 from keys.metering.usage import usage_recorder
+from keys.periods import period_current, seconds_until
 from plumbing.dbthread import in_db_thread
 
 __all__ = [
+    "NOTHING",
     "Admission",
     "KeyInfo",
+    "PeriodCounts",
     "RefusalCode",
+    "Reservation",
     "Verdict",
     "admit",
+    "counts",
+    "counts_sync",
+    "settle",
+    "settlements_wait",
     "authenticate",
     "carry_over",
     "forget_key",
@@ -29,10 +47,10 @@ __all__ = [
     "quota_leases_give_back_all",
     "key_load",
     "record_usage",
+    "reserve_more",
     "refusal_record",
     "refund",
     "seconds_until_reset",
-    "tokens_used",
     "used",
     "usage_flush",
     "used_sync",
@@ -53,21 +71,25 @@ async def key_load(key_id: int) -> KeyInfo | None:
     return await in_db_thread(lambda: key_info_load(key_id=key_id))
 
 
-async def admit(info: KeyInfo) -> Verdict:
+async def admit(info: KeyInfo, reservation: Reservation = NOTHING) -> Verdict:
     """Admit one request for the key (see _admit). A key that moved to another plan since its facts
-    were cached is admitted by its new plan; the verdict then carries the fresh facts."""
-    verdict = await _admit(info)
+    were cached is admitted by its new plan; the verdict then carries the fresh facts.
+
+    `reservation` is the most the call may cost in tokens and money. It is held only by plans that
+    limit either (KeyInfo.reserves), and must be settled (settle) or given back (refund)."""
+    verdict = await _admit(info, reservation)
     if verdict.admission is None or not verdict.admission.moved:
         return verdict
     key_cache_forget_id(info.key_id)
     fresh = await key_load(info.key_id)
     if fresh is None:
         return Verdict(refusal=RefusalCode.REVOKED)
-    return dataclasses.replace(await _admit(fresh), info=fresh)
+    return dataclasses.replace(await _admit(fresh, reservation), info=fresh)
 
 
-async def _admit(info: KeyInfo) -> Verdict:
-    """Throttle first (free), then the day's tokens (read, not spent), then spend one request.
+async def _admit(info: KeyInfo, reservation: Reservation) -> Verdict:
+    """Throttle first (free), then count one request and, for plans that limit them, hold the call's
+    tokens and money, all in one atomic step.
 
     A refusal is not recorded here: the caller answers it and records it once (refusal_record).
     """
@@ -75,25 +97,22 @@ async def _admit(info: KeyInfo) -> Verdict:
         return Verdict(refusal=RefusalCode.REVOKED)
     if info.expired:
         return Verdict(refusal=RefusalCode.EXPIRED)
-    day, store = utc_today(), get_quota_store()
+    (day, reset_at), store = info.period_now(), get_quota_store()
     wait = await throttle_wait(info)
     if wait:
         return Verdict(refusal=RefusalCode.THROTTLE, retry_after=wait)
-    tokens = None
-    if info.token_limit:
-        tokens = await store.tokens_used(info, day)
-        if tokens >= info.token_limit:
-            refused = Admission(False, 0, info.limit, tokens_used=tokens, token_limit=info.token_limit)
-            return Verdict(admission=refused, refusal=RefusalCode.TOKENS, retry_after=seconds_until_reset())
-    admission = await quota_leases.consume(store, info, day)
-    if tokens is not None:
-        admission = dataclasses.replace(admission, tokens_used=tokens, token_limit=info.token_limit)
+    if info.reserves:
+        admission = await store.reserve(info, day, reservation)
+    else:
+        admission = await quota_leases.consume(store, info, day)
+    admission = dataclasses.replace(admission, reset_at=reset_at)
     if admission.revoked:
         return Verdict(admission=admission, refusal=RefusalCode.REVOKED)
     if admission.moved:
         return Verdict(admission=admission, refusal=RefusalCode.REVOKED)  # admit() tries the new plan
     if not admission.admitted:
-        return Verdict(admission=admission, refusal=RefusalCode.REQUESTS, retry_after=seconds_until_reset())
+        code = {"tokens": RefusalCode.TOKENS, "budget": RefusalCode.BUDGET}.get(admission.short, RefusalCode.REQUESTS)
+        return Verdict(admission=admission, refusal=code, retry_after=seconds_until(reset_at))
     if admission.used * 100 >= THRESHOLDS[0] * admission.limit:
         thresholds_note(
             key_id=info.key_id,
@@ -106,59 +125,154 @@ async def _admit(info: KeyInfo) -> Verdict:
     return Verdict(admission=admission)
 
 
+async def reserve_more(info: KeyInfo, reservation: Reservation) -> Verdict:
+    """Top up an admitted call's reservation (no further request), once its whole prompt is known."""
+    (day, reset_at), store = info.period_now(), get_quota_store()
+    admission = dataclasses.replace(await store.reserve(info, day, reservation, requests=0), reset_at=reset_at)
+    if admission.admitted:
+        return Verdict(admission=admission)
+    if admission.revoked or admission.moved:
+        return Verdict(admission=admission, refusal=RefusalCode.REVOKED)
+    code = RefusalCode.TOKENS if admission.short == "tokens" else RefusalCode.BUDGET
+    return Verdict(admission=admission, refusal=code, retry_after=seconds_until(reset_at))
+
+
 def refusal_record(info: KeyInfo, code: RefusalCode) -> None:
     """Count a refusal by a limit in today's statistics (within a second); other codes are not demand turned away."""
-    if code in (RefusalCode.REQUESTS, RefusalCode.TOKENS, RefusalCode.THROTTLE):
+    if code in (RefusalCode.REQUESTS, RefusalCode.TOKENS, RefusalCode.THROTTLE, RefusalCode.BUDGET):
         usage_recorder.refused(key_id=info.key_id, day=utc_today(), reason=code.value)
 
 
-async def refund(info: KeyInfo) -> None:
-    """Give back a request that admit() counted: the model did not answer it."""
-    await quota_leases.refund(get_quota_store(), info, utc_today())
+async def refund(info: KeyInfo, reservation: Reservation = NOTHING) -> None:
+    """Give back a request that admit() counted, and what it reserved: the model did not answer it."""
+    day, _ = info.period_now()
+    if info.reserves:
+        await get_quota_store().unreserve(info, day, reservation)
+    else:
+        await quota_leases.refund(get_quota_store(), info, day)
 
 
 async def used(info: KeyInfo) -> int:
-    """Requests counted today, without counting one more (this process's unspent lease aside)."""
-    day = utc_today()
+    """Requests counted this period, without counting one more (this process's unspent lease aside)."""
+    day, _ = info.period_now()
     return await get_quota_store().used(info, day) - quota_leases.unspent(info, day)
 
 
-async def tokens_used(info: KeyInfo) -> int:
-    """Tokens recorded today for the key's owner and plan (lagging answers by at most a second)."""
-    return await get_quota_store().tokens_used(info, utc_today())
+@dataclasses.dataclass(frozen=True, slots=True)
+class PeriodCounts:
+    """What a key's owner has used of a plan this period: requests, tokens and nanos (in flight included)."""
+
+    start: datetime.date
+    reset_at: datetime.datetime
+    used: int
+    tokens: int
+    nanos: int
 
 
-def used_sync(*, owner_id: int, plan_id: int, day: datetime.date | None = None) -> int:
-    """used(), for pages and the admin."""
-    return get_quota_store().used_sync(owner_id, plan_id, day or utc_today())
+async def counts(info: KeyInfo) -> PeriodCounts:
+    """The period's counts for the key's owner and plan, read now from the store every process shares."""
+    day, reset_at = info.period_now()
+    store = get_quota_store()
+    tokens, nanos = await store.totals(info, day)
+    requests = await store.used(info, day) - quota_leases.unspent(info, day)
+    return PeriodCounts(day, reset_at, max(requests, 0), tokens, nanos)
 
 
-def carry_over(*, owner_id: int, key_id: int, from_plan_id: int, to_plan_id: int) -> None:
-    """As a key moves between plans (after its save, in the same transaction): today's count in the new
-    plan becomes at least the old one's, and the store refuses the old plan for this key from now on."""
-    get_quota_store().carry_over_sync(owner_id, from_plan_id, to_plan_id, utc_today(), key_id=key_id)
+def counts_sync(*, owner_id: int, plan) -> PeriodCounts:
+    """counts(), for pages and the admin: `plan` is a Plan."""
+    day, reset_at = period_current(plan.period, plan.time_zone)
+    store = get_quota_store()
+    tokens, nanos = store.totals_sync(owner_id, plan.pk, day)
+    return PeriodCounts(day, reset_at, store.used_sync(owner_id, plan.pk, day), tokens, nanos)
 
 
-def record_usage(info: KeyInfo, *, model: str = "", prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
-    """Add one answered request and its tokens to today's statistics and token total (within a second)."""
+def used_sync(*, owner_id: int, plan) -> int:
+    """Requests counted this period in `plan` (a Plan), for pages and the admin."""
+    day, _ = period_current(plan.period, plan.time_zone)
+    return get_quota_store().used_sync(owner_id, plan.pk, day)
+
+
+def carry_over(*, owner_id: int, key_id: int, from_plan, to_plan) -> None:
+    """As a key moves between plans (Plans; after its save, in the same transaction): the new plan's
+    period counts become at least the old one's (requests, tokens and spend), and the store refuses
+    the old plan for this key from now on."""
+    from_day, _ = period_current(from_plan.period, from_plan.time_zone)
+    to_day, _ = period_current(to_plan.period, to_plan.time_zone)
+    get_quota_store().carry_over_sync(owner_id, from_plan.pk, to_plan.pk, from_day, to_day, key_id=key_id)
+
+
+def record_usage(
+    info: KeyInfo, *, model: str = "", prompt_tokens: int = 0, completion_tokens: int = 0, nanos: int = 0
+) -> None:
+    """Add one answered request, its tokens and its cost to today's statistics and, for plans that do
+    not reserve, to the period's totals (within a second). Plans that reserve use settle()."""
     usage_recorder.record(
         key_id=info.key_id,
         day=utc_today(),
         model=model,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
+        nanos=nanos,
         owner_id=info.owner_id,
         plan_id=info.plan_id,
+        period=None if info.reserves else info.period_now()[0],
     )
 
 
-def _tokens_recorded(totals: dict) -> None:
-    """Runs on the database thread as usage is written: count tokens, and mail the thresholds passed."""
+_settling: set[asyncio.Task] = set()
+SETTLE_TRIES = 30
+
+
+def settle(
+    info: KeyInfo, reservation: Reservation, *, model: str, prompt_tokens: int, completion_tokens: int, nanos: int
+) -> None:
+    """The call was answered: record it, and turn its reservation into what it cost (`nanos`; tokens
+    and cost never above what was reserved). The store's part runs as a task: settle never waits."""
+    record_usage(info, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, nanos=nanos)
+    if not info.reserves:
+        return
+    tokens_back = (prompt_tokens + completion_tokens) - reservation.tokens
+    nanos_back = nanos - reservation.nanos
+    task = asyncio.get_running_loop().create_task(_settle(info, tokens_back, nanos_back, reservation))
+    _settling.add(task)
+    task.add_done_callback(_settling.discard)
+
+
+async def _settle(info: KeyInfo, tokens: int, nanos: int, reservation: Reservation) -> None:
+    day, _ = info.period_now()
+    for attempt in range(SETTLE_TRIES):
+        try:
+            tokens_total, nanos_total = await get_quota_store().settle(info, day, tokens, nanos)
+            break
+        except Exception as exc:
+            # Until it lands, the period holds the whole reservation: stricter, never past a limit.
+            if attempt == SETTLE_TRIES - 1:
+                logger.error("could not settle a call of key %s; it stays charged its reservation: %s", info.key_id, exc)
+                return
+            await asyncio.sleep(1.0)
+    if tokens_total < 0:  # Redis lacked the counter: the journal settles it
+        return
+    for kind, total, used, limit in (
+        ("tokens", tokens_total, reservation.tokens + tokens, info.token_limit),
+        ("budget", nanos_total, reservation.nanos + nanos, info.budget_nanos),
+    ):
+        thresholds_note(key_id=info.key_id, day=day, kind=kind, before=total - used, after=total, limit=limit)
+
+
+async def settlements_wait() -> None:
+    """Wait for every settlement this process started (tests, shutdown)."""
+    while _settling:
+        await asyncio.gather(*list(_settling), return_exceptions=True)
+
+
+def _usage_recorded(totals: dict) -> None:
+    """Runs on the database thread as usage is written: count tokens and money of plans that do not
+    reserve, and mail the token thresholds passed."""
     from keys.models import Plan
 
     store, limits = get_quota_store(), {}
-    for (owner_id, plan_id, key_id, day), tokens in totals.items():
-        total = store.add_tokens_sync(owner_id, plan_id, day, tokens)
+    for (owner_id, plan_id, key_id, day), (tokens, nanos) in totals.items():
+        total, _ = store.add_usage_sync(owner_id, plan_id, day, tokens, nanos)
         if plan_id not in limits:
             limits[plan_id] = Plan.objects.filter(pk=plan_id).values_list("tokens_per_day", flat=True).first()
         thresholds_note(
@@ -166,7 +280,7 @@ def _tokens_recorded(totals: dict) -> None:
         )
 
 
-usage_recorder.on_tokens = _tokens_recorded
+usage_recorder.on_tokens = _usage_recorded
 
 
 def usage_flush() -> None:

@@ -35,6 +35,9 @@ def key_info_load(*, prefix: str | None = None, key_id: int | None = None) -> Ke
         expires_at=key.expires_at.timestamp() if key.expires_at else None,
         token_limit=plan.tokens_per_day,
         public_prefix=key.public_prefix,
+        period=plan.period,
+        time_zone=plan.time_zone,
+        budget_nanos=plan.budget_nanos,
     )
 
 

@@ -1,9 +1,11 @@
-"""What metering hands its callers: a key's facts, an admission, a verdict, and the UTC day."""
+"""What metering hands its callers: a key's facts, a reservation, an admission, a verdict, and the UTC day."""
 
 import datetime
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+
+from keys.periods import period_current
 
 _DAY = 86400
 
@@ -22,12 +24,35 @@ class KeyInfo:
     hashed_secret: str
     revoked: bool
     expires_at: float | None = None  # a Unix time; None: never
-    token_limit: int | None = None  # tokens a day; None: no token limit
+    token_limit: int | None = None  # tokens a period; None: no token limit
     public_prefix: str = ""  # the key as pages show it (tg-…), for the request log
+    period: str = "day"
+    time_zone: str = "UTC"
+    budget_nanos: int | None = None  # money a period, in nanos; None: no budget
 
     @property
     def expired(self) -> bool:
         return self.expires_at is not None and time.time() >= self.expires_at
+
+    @property
+    def reserves(self) -> bool:
+        """Calls reserve tokens and money before they run, and settle after: the plan limits either."""
+        return self.token_limit is not None or self.budget_nanos is not None
+
+    def period_now(self) -> tuple[datetime.date, datetime.datetime]:
+        """The current period's first day and the moment it resets."""
+        return period_current(self.period, self.time_zone)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The most a call may cost: held from admission until the call settles to what it really cost."""
+
+    tokens: int = 0
+    nanos: int = 0
+
+
+NOTHING = Reservation()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +64,10 @@ class Admission:
     moved: bool = False  # the key is in another plan now: admit again with its fresh facts
     tokens_used: int | None = None  # filled in for plans with a token limit only
     token_limit: int | None = None
+    spent_nanos: int | None = None  # filled in for plans with a budget only
+    budget_nanos: int | None = None
+    short: str = ""  # refused: which limit the reservation did not fit ("tokens" or "budget"); "" requests
+    reset_at: datetime.datetime | None = None
 
     @property
     def remaining(self) -> int:
@@ -50,6 +79,7 @@ class RefusalCode(StrEnum):
 
     REQUESTS = "requests"  # the period's requests are spent
     TOKENS = "tokens"  # the period's tokens are spent
+    BUDGET = "budget"  # the period's budget cannot cover the call
     THROTTLE = "throttle"  # too many at once; worth a retry in a moment
     REVOKED = "revoked"
     EXPIRED = "expired"

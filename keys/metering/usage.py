@@ -1,5 +1,5 @@
-"""Usage statistics (requests, tokens and refusals per key, day and model; last used), written in
-batches off the hot path, at most a second after the request."""
+"""Usage statistics (requests, tokens, cost and refusals per key, UTC day and model; last used), written
+in batches off the hot path, at most a second after the request."""
 
 import asyncio
 import datetime
@@ -19,12 +19,13 @@ logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0
 _USAGE = DailyUsage._meta.db_table
 _UPSERT_SQL = f"""
-INSERT INTO {_USAGE} (key_id, day, model, requests, prompt_tokens, completion_tokens)
-VALUES (%s, %s, %s, %s, %s, %s)
+INSERT INTO {_USAGE} (key_id, day, model, requests, prompt_tokens, completion_tokens, cost_nanos)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (key_id, day, model) DO UPDATE SET
   requests = {_USAGE}.requests + excluded.requests,
   prompt_tokens = {_USAGE}.prompt_tokens + excluded.prompt_tokens,
-  completion_tokens = {_USAGE}.completion_tokens + excluded.completion_tokens
+  completion_tokens = {_USAGE}.completion_tokens + excluded.completion_tokens,
+  cost_nanos = {_USAGE}.cost_nanos + excluded.cost_nanos
 """
 _REFUSAL = Refusal._meta.db_table
 _REFUSAL_SQL = f"""
@@ -32,22 +33,23 @@ INSERT INTO {_REFUSAL} (key_id, day, reason, count) VALUES (%s, %s, %s, %s)
 ON CONFLICT (key_id, day, reason) DO UPDATE SET count = {_REFUSAL}.count + excluded.count
 """
 
-# (key id, day, model) -> [requests, prompt tokens, completion tokens]
+# (key id, day, model) -> [requests, prompt tokens, completion tokens, nanos]
 Totals = dict[tuple[int, datetime.date, str], list[int]]
-# (owner id, plan id, key id, day) -> tokens, for the token quota and its alerts
-TokenTotals = dict[tuple[int, int, int, datetime.date], int]
+# (owner id, plan id, key id, period) -> [tokens, nanos], for the period's totals and the alerts
+TokenTotals = dict[tuple[int, int, int, datetime.date], list[int]]
 
 
 class UsageRecorder:
     """Adds up usage in memory and writes it at most once a second.
 
-    The request quota itself is never here: it is counted before the request is admitted. Token
-    totals are handed to `on_tokens` (the quota store, then the alerts) as they are written.
+    The request quota itself is never here: it is counted before the request is admitted. The tokens
+    and money of plans that do not reserve are handed to `on_tokens` (the quota store, then the
+    alerts) as they are written.
     """
 
     def __init__(self) -> None:
-        self._pending: Totals = defaultdict(lambda: [0, 0, 0])
-        self._tokens: TokenTotals = defaultdict(int)
+        self._pending: Totals = defaultdict(lambda: [0, 0, 0, 0])
+        self._tokens: TokenTotals = defaultdict(lambda: [0, 0])
         self._refused: dict[tuple[int, datetime.date, str], int] = defaultdict(int)
         self._last_used: dict[int, float] = {}  # Unix times: a float is cheaper than a datetime per request
         self._task: asyncio.Task | None = None
@@ -61,15 +63,22 @@ class UsageRecorder:
         model: str = "",
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
+        nanos: int = 0,
         owner_id: int = 0,
         plan_id: int = 0,
+        period: datetime.date | None = None,
     ) -> None:
+        """`period`: the plan's period, to add tokens and nanos to its totals; None when the call's
+        reservation counted them already."""
         totals = self._pending[(key_id, day, model)]
         totals[0] += 1
         totals[1] += prompt_tokens
         totals[2] += completion_tokens
-        if prompt_tokens or completion_tokens:
-            self._tokens[(owner_id, plan_id, key_id, day)] += prompt_tokens + completion_tokens
+        totals[3] += nanos
+        if period is not None and (prompt_tokens or completion_tokens or nanos):
+            period_totals = self._tokens[(owner_id, plan_id, key_id, period)]
+            period_totals[0] += prompt_tokens + completion_tokens
+            period_totals[1] += nanos
         self._last_used[key_id] = time.time()
         self._flush_soon()
 
@@ -97,17 +106,16 @@ class UsageRecorder:
             self._flush_soon()  # what the database could not take yet is tried again in a second
 
     def flush_sync(self) -> None:
-        pending, self._pending = self._pending, defaultdict(lambda: [0, 0, 0])
-        tokens, self._tokens = self._tokens, defaultdict(int)
+        pending, self._pending = self._pending, defaultdict(lambda: [0, 0, 0, 0])
+        tokens, self._tokens = self._tokens, defaultdict(lambda: [0, 0])
         refused, self._refused = self._refused, defaultdict(int)
         last_used, self._last_used = self._last_used, {}
         failed = 0
         for (key_id, day, model), totals in pending.items():
-            requests, prompt, completion = totals
             # One savepoint per row: a key deleted meanwhile must not lose everyone else's numbers.
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(_UPSERT_SQL, (key_id, day, model, requests, prompt, completion))
+                    cursor.execute(_UPSERT_SQL, (key_id, day, model, *totals))
                     if key_id in last_used:
                         when = datetime.datetime.fromtimestamp(last_used.pop(key_id), datetime.UTC)
                         ApiKey.objects.filter(pk=key_id).update(last_used_at=when)

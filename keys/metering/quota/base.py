@@ -1,14 +1,15 @@
-"""The contract every daily-quota store fulfils."""
+"""The contract every quota store fulfils."""
 
 import datetime
 
-from keys.metering.types import Admission, KeyInfo
+from keys.metering.types import Admission, KeyInfo, Reservation
 
 
 class BaseQuotaStore:
-    """Counts requests per owner, plan and UTC day, and admits exactly up to the plan's limit.
+    """Counts requests, tokens and money per owner, plan and period, and admits exactly up to the plan's limits.
 
-    Counting per plan rather than per key means revoking or rotating a key never refills the day.
+    `day` is always the period's first day (keys.periods). Counting per plan rather than per key means
+    revoking or rotating a key never refills the period.
     """
 
     # -- Must be implemented by subclasses ------------------------------------------------------
@@ -57,21 +58,44 @@ class BaseQuotaStore:
         for that key under `from_plan_id` refuse with `moved`, in every process."""
         raise NotImplementedError("subclasses of BaseQuotaStore must provide a carry_over_sync() method")
 
-    # -- Tokens: counted after each answer, checked before the next -------------------------------
+    # -- Reserve and settle: plans with a token limit or a budget ---------------------------------
 
-    def add_tokens_sync(self, owner_id: int, plan_id: int, day: datetime.date, tokens: int) -> int:
-        """Add `tokens` to the day's recorded total for the owner and plan; return the new total.
-        The database keeps the durable total; a store may keep a faster copy."""
-        return tokens_add_in_database(owner_id, plan_id, day, tokens)
+    async def reserve(self, info: KeyInfo, day: datetime.date, reservation: Reservation, requests: int = 1) -> Admission:
+        """Count `requests` (one; or none, to top up a call's reservation) and hold `reservation`'s tokens
+        and nanos, if all fit under the plan's limits (the key's `info` carries the token limit and
+        budget; the request limit is read live).
 
-    def tokens_used_sync(self, owner_id: int, plan_id: int, day: datetime.date) -> int:
-        return tokens_in_database(owner_id, plan_id, day)
+        Atomic across every process sharing the store: no limit is ever passed, however many reserve
+        at once. A refusal says which limit did not fit (`short`), or that the key was revoked or moved,
+        and carries the counts.
+        """
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide a reserve() method")
 
-    async def tokens_used(self, info: KeyInfo, day: datetime.date) -> int:
-        """The day's recorded token total, read now: every process sees the same number."""
+    async def settle(self, info: KeyInfo, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
+        """Add `tokens` and `nanos` (negative: give back what a reservation held but did not cost);
+        never below zero. Returns the period's token and nano totals after it."""
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide a settle() method")
+
+    async def unreserve(self, info: KeyInfo, day: datetime.date, reservation: Reservation) -> None:
+        """Give back the request and everything `reservation` held: the call was not answered."""
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide an unreserve() method")
+
+    # -- Tokens and money of plans that do not reserve: counted after each answer ----------------
+
+    def add_usage_sync(self, owner_id: int, plan_id: int, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
+        """Add answered tokens and nanos to the period's totals for the owner and plan; return the new
+        totals. The database keeps the durable totals; a store may keep a faster copy."""
+        return usage_add_in_database(owner_id, plan_id, day, tokens, nanos)
+
+    def totals_sync(self, owner_id: int, plan_id: int, day: datetime.date) -> tuple[int, int]:
+        """The period's token and nano totals (reservations in flight included)."""
+        return totals_in_database(owner_id, plan_id, day)
+
+    async def totals(self, info: KeyInfo, day: datetime.date) -> tuple[int, int]:
+        """totals_sync(), read now: every process sees the same numbers."""
         from plumbing.dbthread import in_db_thread
 
-        return await in_db_thread(self.tokens_used_sync, info.owner_id, info.plan_id, day)
+        return await in_db_thread(self.totals_sync, info.owner_id, info.plan_id, day)
 
     # -- May be overridden ------------------------------------------------------------------------
 
@@ -89,7 +113,7 @@ class BaseQuotaStore:
         return None
 
 
-def tokens_add_in_database(owner_id: int, plan_id: int, day: datetime.date, tokens: int) -> int:
+def usage_add_in_database(owner_id: int, plan_id: int, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
     from django.db import connection
 
     from keys.models import QuotaCounter
@@ -97,16 +121,19 @@ def tokens_add_in_database(owner_id: int, plan_id: int, day: datetime.date, toke
     table = QuotaCounter._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (owner_id, plan_id, day, used, tokens) VALUES (%s, %s, %s, 0, %s) "
-            f"ON CONFLICT (owner_id, plan_id, day) DO UPDATE SET tokens = {table}.tokens + excluded.tokens "
-            "RETURNING tokens",
-            (owner_id, plan_id, day, tokens),
+            f"INSERT INTO {table} (owner_id, plan_id, day, used, tokens, spent_nanos) VALUES (%s, %s, %s, 0, %s, %s) "
+            f"ON CONFLICT (owner_id, plan_id, day) DO UPDATE SET tokens = {table}.tokens + excluded.tokens, "
+            f"spent_nanos = {table}.spent_nanos + excluded.spent_nanos "
+            "RETURNING tokens, spent_nanos",
+            (owner_id, plan_id, day, tokens, nanos),
         )
-        return cursor.fetchone()[0]
+        tokens_total, nanos_total = cursor.fetchone()
+        return tokens_total, nanos_total
 
 
-def tokens_in_database(owner_id: int, plan_id: int, day: datetime.date) -> int:
+def totals_in_database(owner_id: int, plan_id: int, day: datetime.date) -> tuple[int, int]:
     from keys.models import QuotaCounter
 
-    row = QuotaCounter.objects.filter(owner_id=owner_id, plan_id=plan_id, day=day).values_list("tokens", flat=True)
-    return row.first() or 0
+    rows = QuotaCounter.objects.filter(owner_id=owner_id, plan_id=plan_id, day=day)
+    row = rows.values_list("tokens", "spent_nanos").first()
+    return (row[0], row[1]) if row else (0, 0)

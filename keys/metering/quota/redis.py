@@ -1,4 +1,4 @@
-"""Daily quotas in Redis: a counter changed by a Lua script, which Redis runs atomically."""
+"""Quotas in Redis: counters changed by Lua scripts, which Redis runs atomically."""
 
 import datetime
 
@@ -7,9 +7,9 @@ from django.db import connection
 from django.db.models import Sum
 
 from keys.metering.quota.base import BaseQuotaStore
-from keys.metering.quota.database import _CARRY_SQL
-from keys.metering.quota.journal import AdmissionJournal, journal_used
-from keys.metering.types import Admission, KeyInfo
+from keys.metering.quota.database import CARRY_SQL
+from keys.metering.quota.journal import AdmissionJournal, journal_totals, journal_used
+from keys.metering.types import Admission, KeyInfo, Reservation
 from keys.models import DailyUsage
 from plumbing.dbthread import in_db_thread
 from plumbing.loopbound import LoopBound
@@ -55,28 +55,78 @@ local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 if used > 0 then return redis.call('DECR', KEYS[1]) end
 return 0
 """
+# Counters, tokens and nanos of the old plan's period carried into the new one's, never lowering any.
+# KEYS: (from, to) for requests, tokens, nanos, then the key's plan marker; ARGV: their seeds, ttl, plan.
 _CARRY_LUA = """
-if KEYS[3] then redis.call('SET', KEYS[3], ARGV[4]) end
-local from_used = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1]))
-local to_used = tonumber(redis.call('GET', KEYS[2]) or ARGV[2])
-if from_used > to_used then to_used = from_used end
-redis.call('SET', KEYS[2], to_used, 'EX', ARGV[3])
-return to_used
-"""
-_RAISE_LUA = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+if KEYS[7] then redis.call('SET', KEYS[7], ARGV[8]) end
+for i = 0, 2 do
+  local from = math.max(tonumber(redis.call('GET', KEYS[2*i+1]) or '0'), tonumber(ARGV[2*i+1]))
+  local to = tonumber(redis.call('GET', KEYS[2*i+2]) or ARGV[2*i+2])
+  if from > to then to = from end
+  redis.call('SET', KEYS[2*i+2], string.format('%d', to), 'EX', ARGV[7])
+end
 return 0
 """
+_RAISE_LUA = """
+for i = 1, #KEYS do
+  local current = tonumber(redis.call('GET', KEYS[i]) or '-1')
+  if tonumber(ARGV[i]) > current then redis.call('SET', KEYS[i], ARGV[i], 'EX', ARGV[#KEYS + 1]) end
+end
+return 0
+"""
+# KEYS: requests, revoked, key's plan, tokens, nanos. ARGV: limit, ttl, seed requests ('' unknown), plan id,
+# token limit (-1 none), tokens, budget (-1 none), nanos, seed tokens, seed nanos, requests (1, or 0 to top up).
+_RESERVE_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0, 0} end
+local plan = redis.call('GET', KEYS[3])
+if plan and plan ~= ARGV[4] then return {-3, 0, 0, 0} end
+local raw, rawt, rawn = redis.call('GET', KEYS[1]), redis.call('GET', KEYS[4]), redis.call('GET', KEYS[5])
+if not raw or not rawt or not rawn then
+  if ARGV[3] == '' then return {-2, 0, 0, 0} end
+  redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[2])
+  redis.call('SET', KEYS[4], ARGV[9], 'NX', 'EX', ARGV[2])
+  redis.call('SET', KEYS[5], ARGV[10], 'NX', 'EX', ARGV[2])
+  raw, rawt, rawn = redis.call('GET', KEYS[1]), redis.call('GET', KEYS[4]), redis.call('GET', KEYS[5])
+end
+local used, tokens, nanos = tonumber(raw), tonumber(rawt), tonumber(rawn)
+local count = tonumber(ARGV[11])
+if used + count > tonumber(ARGV[1]) then return {0, used, tokens, nanos} end
+local token_limit, budget = tonumber(ARGV[5]), tonumber(ARGV[7])
+if token_limit >= 0 and tokens + tonumber(ARGV[6]) > token_limit then return {-4, used, tokens, nanos} end
+if budget >= 0 and nanos + tonumber(ARGV[8]) > budget then return {-5, used, tokens, nanos} end
+return {1, redis.call('INCRBY', KEYS[1], count), redis.call('INCRBY', KEYS[4], ARGV[6]), redis.call('INCRBY', KEYS[5], ARGV[8])}
+"""
+# Add (or, negative, take back) amounts to existing counters, never below zero; a counter Redis lacks is
+# left to be seeded from the journal, which has the same change.
+_ADJUST_LUA = """
+local out = {}
+for i = 1, #KEYS do
+  local raw = redis.call('GET', KEYS[i])
+  if raw then
+    local value = tonumber(raw) + tonumber(ARGV[i])
+    if value < 0 then value = 0 end
+    redis.call('SET', KEYS[i], string.format('%d', value), 'KEEPTTL')
+    out[i] = value
+  else
+    out[i] = -1
+  end
+end
+return out
+"""
 _COUNTER_TTL = 3 * 24 * 3600
-_MOVED, _UNSEEDED, _REVOKED, _ADMITTED = -3, -2, -1, 1
+_SHORT_BUDGET, _SHORT_TOKENS, _MOVED, _UNSEEDED, _REVOKED, _ADMITTED = -5, -4, -3, -2, -1, 1
 
 
 def _admitted_in_database(owner_id: int, plan_id: int, day: datetime.date) -> int:
     """Where a counter Redis lacks starts: the journal's admissions (in flight included), and never
-    below the answers recorded for keys now in the plan (a day that began before the journal)."""
-    usage = DailyUsage.objects.filter(key__owner_id=owner_id, key__plan_id=plan_id, day=day)
+    below the answers recorded since the period began for keys now in the plan."""
+    usage = DailyUsage.objects.filter(key__owner_id=owner_id, key__plan_id=plan_id, day__gte=day)
     return max(journal_used(owner_id, plan_id, day), usage.aggregate(total=Sum("requests"))["total"] or 0)
+
+
+def _seeds(owner_id: int, plan_id: int, day: datetime.date) -> tuple[int, int, int]:
+    """Where the requests, tokens and nanos counters Redis lacks start (database thread)."""
+    return (_admitted_in_database(owner_id, plan_id, day), *journal_totals(owner_id, plan_id, day))
 
 
 class _Scripts:
@@ -86,6 +136,8 @@ class _Scripts:
         self.refund = self.client.register_script(_REFUND_LUA)
         self.take = self.client.register_script(_TAKE_LUA)
         self.give_back = self.client.register_script(_GIVE_BACK_LUA)
+        self.reserve = self.client.register_script(_RESERVE_LUA)
+        self.adjust = self.client.register_script(_ADJUST_LUA)
 
 
 class RedisQuota(BaseQuotaStore):
@@ -171,34 +223,102 @@ class RedisQuota(BaseQuotaStore):
         return int(await client.get(self.counter_key(info.owner_id, info.plan_id, day)) or 0)
 
     def carry_over_sync(
-        self, owner_id: int, from_plan_id: int, to_plan_id: int, day: datetime.date, key_id: int | None = None
+        self,
+        owner_id: int,
+        from_plan_id: int,
+        to_plan_id: int,
+        from_day: datetime.date,
+        to_day: datetime.date,
+        key_id: int | None = None,
     ) -> None:
         # Counters Redis lacks start from what the database recorded, as consume() does. Marking the
-        # key's new plan and carrying the count is one atomic script: nothing slips in between.
-        keys = [self.counter_key(owner_id, from_plan_id, day), self.counter_key(owner_id, to_plan_id, day)]
+        # key's new plan and carrying the counts is one atomic script: nothing slips in between.
+        ends = [(from_plan_id, from_day), (to_plan_id, to_day)]
+        keys = [self.counter_key(owner_id, *end) for end in ends]
+        keys += [self.tokens_key(owner_id, *end) for end in ends]
+        keys += [self.nanos_key(owner_id, *end) for end in ends]
         if key_id is not None:
             keys.append(self.plan_key(key_id))
         self.journal.flush_sync()  # the journal carries over too, so it must be current first
-        seeds = [_admitted_in_database(owner_id, plan_id, day) for plan_id in (from_plan_id, to_plan_id)]
+        totals = [journal_totals(owner_id, *end) for end in ends]
+        seeds = [_admitted_in_database(owner_id, *end) for end in ends]
+        seeds += [total[0] for total in totals] + [total[1] for total in totals]
         self.sync.eval(_CARRY_LUA, len(keys), *keys, *seeds, _COUNTER_TTL, to_plan_id)
         with connection.cursor() as cursor:
-            cursor.execute(_CARRY_SQL, (to_plan_id, owner_id, from_plan_id, day))
+            cursor.execute(CARRY_SQL, (to_plan_id, to_day, owner_id, from_plan_id, from_day))
 
     @staticmethod
     def tokens_key(owner_id: int, plan_id: int, day: datetime.date) -> str:
         return f"tollgate:tokens:{owner_id}:{plan_id}:{day.isoformat()}"
 
-    def add_tokens_sync(self, owner_id: int, plan_id: int, day: datetime.date, tokens: int) -> int:
-        # The database total is the truth; Redis keeps the highest total any process has written.
-        total = super().add_tokens_sync(owner_id, plan_id, day, tokens)
-        self.sync.eval(_RAISE_LUA, 1, self.tokens_key(owner_id, plan_id, day), total, _COUNTER_TTL)
-        return total
+    @staticmethod
+    def nanos_key(owner_id: int, plan_id: int, day: datetime.date) -> str:
+        return f"tollgate:nanos:{owner_id}:{plan_id}:{day.isoformat()}"
 
-    async def tokens_used(self, info: KeyInfo, day: datetime.date) -> int:
-        raw = await self._scripts.get().client.get(self.tokens_key(info.owner_id, info.plan_id, day))
-        if raw is not None:
-            return int(raw)
-        return await in_db_thread(self.tokens_used_sync, info.owner_id, info.plan_id, day)
+    def add_usage_sync(self, owner_id: int, plan_id: int, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
+        # The database totals are the truth; Redis keeps the highest totals any process has written.
+        totals = super().add_usage_sync(owner_id, plan_id, day, tokens, nanos)
+        keys = [self.tokens_key(owner_id, plan_id, day), self.nanos_key(owner_id, plan_id, day)]
+        self.sync.eval(_RAISE_LUA, 2, *keys, *totals, _COUNTER_TTL)
+        return totals
+
+    def totals_sync(self, owner_id: int, plan_id: int, day: datetime.date) -> tuple[int, int]:
+        tokens, nanos = self.sync.mget(self.tokens_key(owner_id, plan_id, day), self.nanos_key(owner_id, plan_id, day))
+        if tokens is not None and nanos is not None:
+            return int(tokens), int(nanos)
+        return super().totals_sync(owner_id, plan_id, day)
+
+    async def totals(self, info: KeyInfo, day: datetime.date) -> tuple[int, int]:
+        keys = (self.tokens_key(info.owner_id, info.plan_id, day), self.nanos_key(info.owner_id, info.plan_id, day))
+        tokens, nanos = await self._scripts.get().client.mget(*keys)
+        if tokens is not None and nanos is not None:
+            return int(tokens), int(nanos)
+        return await in_db_thread(super().totals_sync, info.owner_id, info.plan_id, day)
+
+    def _reserve_keys(self, info: KeyInfo, day: datetime.date) -> list[str]:
+        return [
+            *self._keys(info, day),
+            self.tokens_key(info.owner_id, info.plan_id, day),
+            self.nanos_key(info.owner_id, info.plan_id, day),
+        ]
+
+    async def reserve(self, info: KeyInfo, day: datetime.date, reservation: Reservation, requests: int = 1) -> Admission:
+        keys, script = self._reserve_keys(info, day), self._scripts.get().reserve
+        token_limit = -1 if info.token_limit is None else info.token_limit
+        budget = -1 if info.budget_nanos is None else info.budget_nanos
+        args = [info.limit, _COUNTER_TTL, "", info.plan_id, token_limit, reservation.tokens, budget, reservation.nanos]
+        code, used, tokens, nanos = await script(keys=keys, args=[*args, 0, 0, requests])
+        if code == _UNSEEDED:
+            seed = await in_db_thread(_seeds, info.owner_id, info.plan_id, day)
+            args[2] = seed[0]
+            code, used, tokens, nanos = await script(keys=keys, args=[*args, seed[1], seed[2], requests])
+        if code == _ADMITTED:
+            self.journal.add(info.owner_id, info.plan_id, day, requests, reservation.tokens, reservation.nanos)
+        short = {_SHORT_TOKENS: "tokens", _SHORT_BUDGET: "budget"}.get(code, "")
+        return Admission(
+            admitted=code == _ADMITTED,
+            used=int(used),
+            limit=info.limit,
+            revoked=code == _REVOKED,
+            moved=code == _MOVED,
+            tokens_used=int(tokens) if info.token_limit is not None else None,
+            token_limit=info.token_limit,
+            spent_nanos=int(nanos) if info.budget_nanos is not None else None,
+            budget_nanos=info.budget_nanos,
+            short=short,
+        )
+
+    async def settle(self, info: KeyInfo, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
+        keys = [self.tokens_key(info.owner_id, info.plan_id, day), self.nanos_key(info.owner_id, info.plan_id, day)]
+        totals = await self._scripts.get().adjust(keys=keys, args=[tokens, nanos])
+        self.journal.add(info.owner_id, info.plan_id, day, 0, tokens, nanos)
+        return int(totals[0]), int(totals[1])
+
+    async def unreserve(self, info: KeyInfo, day: datetime.date, reservation: Reservation) -> None:
+        keys = self._reserve_keys(info, day)
+        keys = [keys[0], keys[3], keys[4]]
+        await self._scripts.get().adjust(keys=keys, args=[-1, -reservation.tokens, -reservation.nanos])
+        self.journal.add(info.owner_id, info.plan_id, day, -1, -reservation.tokens, -reservation.nanos)
 
     def revoke_sync(self, key_id: int) -> None:
         self.sync.set(self.revoked_key(key_id), 1)

@@ -1,0 +1,60 @@
+"""A plan's period, a calendar day, week (from Monday) or month in its time zone: where it starts and resets."""
+
+import datetime
+import time
+import zoneinfo
+from functools import lru_cache
+
+PERIODS = ("day", "week", "month")
+_current: dict[tuple[str, str], tuple[float, datetime.date, datetime.datetime]] = {}
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> zoneinfo.ZoneInfo:
+    """The IANA time zone; raises zoneinfo.ZoneInfoNotFoundError (a KeyError) for an unknown name."""
+    if not name or name != name.strip():
+        raise zoneinfo.ZoneInfoNotFoundError(name)
+    return zoneinfo.ZoneInfo(name)
+
+
+def time_zone_valid(name: str) -> bool:
+    try:
+        zone(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def period_bounds(period: str, time_zone: str, now: datetime.datetime | None = None) -> tuple[datetime.date, datetime.datetime]:
+    """The first local day of the period holding `now`, and when the next one starts (aware, in the zone)."""
+    tz = zone(time_zone)
+    local = (now or datetime.datetime.now(datetime.UTC)).astimezone(tz)
+    today = local.date()
+    if period == "week":
+        start = today - datetime.timedelta(days=today.weekday())
+        following = start + datetime.timedelta(days=7)
+    elif period == "month":
+        start = today.replace(day=1)
+        following = (start + datetime.timedelta(days=32)).replace(day=1)
+    elif period == "day":
+        start, following = today, today + datetime.timedelta(days=1)
+    else:
+        raise ValueError(f"unknown period {period!r}")
+    return start, datetime.datetime.combine(following, datetime.time(0), tzinfo=tz)
+
+
+def period_current(period: str, time_zone: str) -> tuple[datetime.date, datetime.datetime]:
+    """period_bounds() for now; on the hot path, so worked out once a period, not once a call."""
+    key = (period, time_zone)
+    cached = _current.get(key)
+    now = time.time()
+    if cached is None or now >= cached[0]:
+        start, reset = period_bounds(period, time_zone)
+        cached = (reset.timestamp(), start, reset)
+        _current[key] = cached
+    return cached[1], cached[2]
+
+
+def seconds_until(reset: datetime.datetime) -> int:
+    """Whole seconds until `reset`, at least 1."""
+    return max(int(reset.timestamp() - time.time()) + 1, 1)
