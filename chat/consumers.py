@@ -189,9 +189,7 @@ def _budget_spent(refused: Refused) -> tuple[str, str, dict]:
     budget = info.budget_nanos or 0
     spent = admission.spent_nanos if admission and admission.spent_nanos is not None else budget
     left = money_text(max(budget - spent, 0))
-    detail = messages.budget_detail(
-        info.plan_name, money_text(budget), left, calls.currency(), info.period, reset_at
-    )
+    detail = messages.budget_detail(info.plan_name, money_text(budget), left, calls.currency(), info.period, reset_at)
     return "limit_exceeded", messages.LIMIT_EXCEEDED, _limit_extra(detail, reset_at, kind="budget")
 
 

@@ -4,7 +4,7 @@ They are translated: the socket speaks the page's language. /query is an API, so
 
 import datetime
 
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 LIMIT_EXCEEDED = _("Limit Exceeded")
@@ -32,7 +32,11 @@ UNAVAILABLE = _(
 )
 
 
-PERIOD_NAMES = {"day": gettext_lazy("day"), "week": gettext_lazy("week"), "month": gettext_lazy("month")}
+PERIOD_NAMES = {
+    "day": pgettext_lazy("period", "day"),
+    "week": pgettext_lazy("period", "week"),
+    "month": pgettext_lazy("period", "month"),
+}
 
 
 def _when(reset_at: datetime.datetime) -> str:
@@ -46,9 +50,12 @@ def limit_detail(plan: str, limit: int, period: str, reset_at: datetime.datetime
 
 def token_limit_detail(plan: str, limit: int | None, period: str, reset_at: datetime.datetime) -> str:
     values = {"plan": plan, "limit": limit, "period": PERIOD_NAMES.get(period, period), "reset": _when(reset_at)}
-    return gettext(
-        "%(plan)s allows %(limit)s tokens per %(period)s, and too few are left for this answer; it resets at %(reset)s."
-    ) % values
+    return (
+        gettext(
+            "%(plan)s allows %(limit)s tokens per %(period)s, and too few are left for this answer; it resets at %(reset)s."
+        )
+        % values
+    )
 
 
 def budget_detail(plan: str, budget: str, left: str, currency: str, period: str, reset_at: datetime.datetime) -> str:
@@ -59,10 +66,13 @@ def budget_detail(plan: str, budget: str, left: str, currency: str, period: str,
         "period": PERIOD_NAMES.get(period, period),
         "reset": _when(reset_at),
     }
-    return gettext(
-        "%(plan)s's budget is %(budget)s per %(period)s; %(left)s is left, too little for this answer. "
-        "It resets at %(reset)s."
-    ) % values
+    return (
+        gettext(
+            "%(plan)s's budget is %(budget)s per %(period)s; %(left)s is left, too little for this answer. "
+            "It resets at %(reset)s."
+        )
+        % values
+    )
 
 
 def not_a_chat_model(model: str) -> str:

@@ -77,7 +77,17 @@ class UpstreamAdmin(admin.ModelAdmin):
 
 @admin.register(CatalogModel)
 class CatalogModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "served_as", "upstream_names", "plan_names", "enabled"]
+    list_display = [
+        "name",
+        "served_as",
+        "upstream_names",
+        "plan_names",
+        "price_input_per_million",
+        "price_output_per_million",
+        "price_per_request",
+        "max_output_tokens",
+        "enabled",
+    ]
     list_filter = ["enabled", "upstreams", "plans"]
     search_fields = ["name", "upstream_model"]
     filter_horizontal = ["upstreams", "plans"]

@@ -13,10 +13,10 @@ from gateway import balancer, metrics
 from gateway.app_settings import app_settings
 from gateway.bodies import ModelRequest
 from gateway.catalogue import Route, Target, catalogue, snapshot_load
+from gateway.costs import call_reservation, estimate_completion, estimate_prompt
 from gateway.errors import AdmissionRefused, UpstreamError, UpstreamRefused
 from gateway.metrics import socket_closed, socket_opened
 from gateway.notes import CallNote, current_note, note_begin
-from gateway.costs import call_reservation, estimate_completion, estimate_prompt
 from gateway.sse import (
     EventSplitter,
     body_text_bytes,

@@ -36,9 +36,9 @@ def prompt_bound(payload: dict | None) -> int:
     """At least as many tokens as the body's prompt can take."""
     if payload is None:
         return 0
-    total, stack = 0, [value for key, value in payload.items() if key not in _SKIPPED]
+    total, stack = 0, [(value, False) for key, value in payload.items() if key not in _SKIPPED]
     while stack:
-        item = stack.pop()
+        item, listed = stack.pop()
         if isinstance(item, str):
             total += IMAGE_TOKENS if item.startswith("data:") else len(item.encode())
         elif isinstance(item, dict):
@@ -46,11 +46,11 @@ def prompt_bound(payload: dict | None) -> int:
             if item.get("type") in ("image_url", "input_image", "image"):
                 total += IMAGE_TOKENS
                 continue
-            stack.extend(item.values())
+            stack.extend((value, False) for value in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, int | float):
-            total += 1
+            stack.extend((value, True) for value in item)
+        elif listed and isinstance(item, int) and not isinstance(item, bool):
+            total += 1  # a token id; a setting such as temperature is not prompt
     return total
 
 

@@ -204,7 +204,9 @@ class CatalogModel(models.Model):
         blank=True,
         validators=[MinValueValidator(1)],
         verbose_name=_("max output tokens"),
-        help_text=_("What a call that names no max_tokens may cost at most, for budgets and token limits; empty: 4096."),
+        help_text=_(
+            "What a call that names no max_tokens may cost at most, for budgets and token limits; empty: 4096."
+        ),
     )
 
     class Meta:

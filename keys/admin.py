@@ -9,8 +9,10 @@ from django.utils.translation import gettext_lazy as _
 from keys import services
 from keys.backends import get_backend
 from keys.exceptions import KeyServiceError
+from keys.metering import counts_sync
 from keys.models import ApiKey, DailyUsage, Plan
 from keys.signals import plan_saved, plans_synced
+from keys.templatetags.keys_extras import moment_text, money_with_currency
 
 
 @admin.register(Plan)
@@ -19,6 +21,9 @@ class PlanAdmin(admin.ModelAdmin):
         "name",
         "display_name",
         "requests_per_day",
+        "period",
+        "time_zone",
+        "budget_shown",
         "throttle_rate",
         "throttle_burst",
         "max_key_days",
@@ -44,6 +49,10 @@ class PlanAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .annotate(_active_keys=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True)))
         )
+
+    @admin.display(description=_("budget"), ordering="budget")
+    def budget_shown(self, plan: Plan) -> str:
+        return money_with_currency(plan.budget) or "—"
 
     @admin.display(description=_("active keys"), ordering="_active_keys")
     def active_keys(self, plan: Plan) -> int:
@@ -98,16 +107,20 @@ class StatusFilter(admin.SimpleListFilter):
 
 class DailyUsageInline(admin.TabularInline):
     model = DailyUsage
-    fields = ["day", "requests", "prompt_tokens", "completion_tokens"]
+    fields = ["day", "model", "requests", "prompt_tokens", "completion_tokens", "cost"]
     readonly_fields = fields
     extra = 0
     max_num = 0
     can_delete = False
     ordering = ["-day"]
-    verbose_name_plural = _("recent usage (requests answered, tokens)")
+    verbose_name_plural = _("recent usage (requests answered, tokens, cost)")
 
     def get_queryset(self, request):
         return super().get_queryset(request).order_by("-day")
+
+    @admin.display(description=_("cost"))
+    def cost(self, usage: DailyUsage) -> str:
+        return money_with_currency(usage.cost_nanos)
 
 
 @admin.register(ApiKey)
@@ -126,6 +139,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "revoked_at",
         "expires_at",
         "used_today",
+        "spent_this_period",
     ]
     fields = [
         "public_prefix",
@@ -138,6 +152,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "revoked_at",
         "expires_at",
         "used_today",
+        "spent_this_period",
     ]
     inlines = [DailyUsageInline]
     actions = ["revoke_keys"]
@@ -146,7 +161,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def public_prefix(self, key: ApiKey) -> str:
         return key.public_prefix
 
-    @admin.display(description=_("requests today (as the quota counts them)"))
+    @admin.display(description=_("requests this period (as the quota counts them)"))
     def used_today(self, key: ApiKey) -> str:
         if not key.is_active:
             return "—"
@@ -154,6 +169,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if used is None:
             return gettext("API Gateway did not answer; try again shortly")
         return gettext("%(used)s of %(limit)s") % {"used": used, "limit": key.plan.requests_per_day}
+
+    @admin.display(description=_("spent this period (the owner's, in this plan)"))
+    def spent_this_period(self, key: ApiKey) -> str:
+        if key.pk is None:
+            return "—"
+        counts = counts_sync(owner_id=key.owner_id, plan=key.plan)
+        values = {"spent": money_with_currency(counts.nanos), "reset": moment_text(counts.reset_at)}
+        if key.plan.budget is None:
+            return gettext("%(spent)s; resets %(reset)s") % values
+        values["budget"] = money_with_currency(key.plan.budget)
+        return gettext("%(spent)s of %(budget)s; resets %(reset)s") % values
 
     @admin.display(boolean=True, description=_("active"))
     def is_active(self, key: ApiKey) -> bool:

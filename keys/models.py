@@ -56,6 +56,7 @@ class Plan(models.Model):
             "A name for people, shown on plan cards beside the plan's name (e.g. Starter). The API keeps the name."
         ),
     )
+
     class Period(models.TextChoices):
         DAY = "day", _("day")
         WEEK = "week", _("week")

@@ -25,7 +25,9 @@ def time_zone_valid(name: str) -> bool:
     return True
 
 
-def period_bounds(period: str, time_zone: str, now: datetime.datetime | None = None) -> tuple[datetime.date, datetime.datetime]:
+def period_bounds(
+    period: str, time_zone: str, now: datetime.datetime | None = None
+) -> tuple[datetime.date, datetime.datetime]:
     """The first local day of the period holding `now`, and when the next one starts (aware, in the zone)."""
     tz = zone(time_zone)
     local = (now or datetime.datetime.now(datetime.UTC)).astimezone(tz)

@@ -115,7 +115,7 @@ def key_switch(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            _("Key %(key)s now uses %(plan)s. Today's use carried over.")
+            _("Key %(key)s now uses %(plan)s. The use so far this period carried over.")
             % {"key": key.public_prefix, "plan": key.plan.name},
         )
     return redirect("keys")

@@ -121,31 +121,113 @@ def test_leases_over_three_processes_admit_exactly_a_large_plans_limit(
     upstream_server.reset()
 
 
-@pytest.mark.parametrize("with_redis", [True, False], ids=["redis-counters", "postgres-counters"])
-def test_once_the_recorded_tokens_reach_the_limit_no_process_admits_more(
-    postgres_database, redis_url, live_server_factory, live_server_env, upstream_server, with_redis
-):
-    upstream_server.reset()
-    env = {"DATABASE_URL": postgres_database, **live_server_env}
-    if with_redis:
-        env["REDIS_URL"] = redis_url
-    email = f"tokens-{with_redis}@example.com"
-    key = make_key(email, shell_env(env), f"Tokens{with_redis}", 1000)
-    manage(
-        [
-            "shell",
-            "-v",
-            "0",
-            "-c",
-            f"from keys.models import Plan; Plan.objects.filter(name='Tokens{with_redis}').update(tokens_per_day=40)",
-        ],
-        shell_env(env),
+def priced(env: dict[str, str], upstream_url: str, plan: str, prices: dict, **limits) -> None:
+    """The loopback model in the catalogue with `prices` (the others free), and `plan` with `limits`."""
+    fields = ("price_input_per_million", "price_output_per_million", "price_per_request")
+    prices = {**dict.fromkeys(fields), **prices}
+    code = (
+        "from gateway.models import CatalogModel, Upstream; from keys.models import Plan; "
+        f"u, _ = Upstream.objects.get_or_create(name='loop', defaults={{'base_url': {upstream_url!r}}}); "
+        f"m, _ = CatalogModel.objects.update_or_create(name='loopback-model', defaults={prices!r}); "
+        "m.upstreams.set([u]); "
+        f"Plan.objects.filter(name={plan!r}).update(**{limits!r})"
     )
-    servers = [live_server_factory(env, server="uvicorn", workers=2), live_server_factory(env)]
-    for index in range(4):  # 13 tokens each (1 asked, 12 answered): 13, 26, 39 < 40, then 52
-        assert asyncio.run(burst([servers[index % 2].url], key, 1)) == [200]
-        time.sleep(1.3)  # recorded within a second
-    statuses = asyncio.run(burst([s.url for s in servers], key, 30))
-    assert statuses == [429] * 30
-    assert len(upstream_server.requests) == 4
-    upstream_server.reset()
+    manage(["shell", "-v", "0", "-c", code], env)
+
+
+def period_counter(env: dict[str, str], plan: str, expected: tuple | None = None) -> tuple[int, int, int]:
+    """The plan's QuotaCounter: requests, tokens and spent nanos. Settlements land just after the answers,
+    and the Redis journal writes within a second: wait up to 10 s for `expected`, then say what is there."""
+    code = (
+        "from keys.models import QuotaCounter; "
+        f"print(*QuotaCounter.objects.filter(plan__name={plan!r}).values_list('used', 'tokens', 'spent_nanos').get())"
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        found = tuple(int(n) for n in manage(["shell", "-v", "0", "-c", code], env).split())
+        if expected is None or found == expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+async def calls(urls: list[str], key: str, total: int, **extra) -> list[tuple[int, str]]:
+    """`total` chat calls at once, spread over `urls`: each call's status and, refused, its error type."""
+    clients = [openai.AsyncOpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60) for url in urls]
+
+    async def one(index: int) -> tuple[int, str]:
+        try:
+            await clients[index % len(clients)].chat.completions.create(
+                model="loopback-model", messages=[{"role": "user", "content": "x"}], **extra
+            )
+            return 200, ""
+        except openai.APIStatusError as exc:
+            return exc.status_code, (exc.body or {}).get("type", "")
+
+    return await asyncio.gather(*(one(i) for i in range(total)))
+
+
+@pytest.fixture
+def four_processes(postgres_database, redis_url, live_server_factory, live_server_env, upstream_server, request):
+    """Three uvicorn workers and a daphne process on one PostgreSQL database and, if asked, one Redis."""
+
+    def start(with_redis: bool) -> tuple[dict[str, str], list[str]]:
+        upstream_server.reset()
+        env = {"DATABASE_URL": postgres_database, "UPSTREAM_ALLOW_PRIVATE": "1", **live_server_env}
+        if with_redis:
+            env["REDIS_URL"] = redis_url
+        servers = [live_server_factory(env, server="uvicorn", workers=3), live_server_factory(env)]
+        return env, [server.url for server in servers]
+
+    return start
+
+
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis-counters", "postgres-counters"])
+def test_a_twenty_cent_budget_at_a_cent_a_call_admits_exactly_twenty_of_sixty(
+    four_processes, upstream_server, with_redis
+):
+    env, urls = four_processes(with_redis)
+    plan = f"Cents{with_redis}"
+    key = make_key(f"cents-{with_redis}@example.com", shell_env(env), plan, 1000)
+    priced(shell_env(env), upstream_server.base_url, plan, {"price_per_request": "0.01"}, budget="0.20")
+    results = asyncio.run(calls(urls, key, 60))
+    assert [r for r in results if r[0] == 200] == [(200, "")] * 20
+    assert [r for r in results if r[0] != 200] == [(429, "budget")] * 40
+    assert len(upstream_server.requests) == 20
+    expected = (20, 20 * 13, 200_000_000)  # exactly 0.20
+    assert period_counter(shell_env(env), plan, expected) == expected
+
+
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis-counters", "postgres-counters"])
+def test_token_prices_spend_the_sum_of_real_costs_and_never_pass_the_budget(
+    four_processes, upstream_server, with_redis
+):
+    """Each call reserves its most (9 prompt tokens by the bound, 20 by max_tokens: 20,900,000 nanos at
+    these prices) and settles to what it cost (1 prompt and 12 completion tokens: 12,100,000)."""
+    env, urls = four_processes(with_redis)
+    plan = f"Tokens{with_redis}"
+    key = make_key(f"priced-{with_redis}@example.com", shell_env(env), plan, 1000)
+    prices = {"price_input_per_million": "100", "price_output_per_million": "1000"}
+    priced(shell_env(env), upstream_server.base_url, plan, prices, budget="0.20")
+    admitted = 0
+    for _ in range(4):  # until settled spend leaves too little for one more reservation
+        results = asyncio.run(calls(urls, key, 12, max_tokens=20))
+        admitted += sum(status == 200 for status, _ in results)
+        assert {kind for status, kind in results if status != 200} <= {"budget"}
+        expected = (admitted, admitted * 13, admitted * 12_100_000)
+        assert period_counter(shell_env(env), plan, expected) == expected
+    assert admitted == 15 and 15 * 12_100_000 <= 200_000_000  # a 16th might cost 0.0209; 0.0185 is left
+    assert len(upstream_server.requests) == admitted
+
+
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis-counters", "postgres-counters"])
+def test_forty_calls_at_once_never_pass_a_fifty_token_limit(four_processes, upstream_server, with_redis):
+    env, urls = four_processes(with_redis)
+    plan = f"Fifty{with_redis}"
+    key = make_key(f"fifty-{with_redis}@example.com", shell_env(env), plan, 1000)
+    priced(shell_env(env), upstream_server.base_url, plan, {}, tokens_per_day=50)
+    results = asyncio.run(calls(urls, key, 40, max_tokens=5))  # each reserves 9 + 5 and takes 13
+    admitted = sum(status == 200 for status, _ in results)
+    assert 1 <= admitted <= 3 and {kind for status, kind in results if status != 200} == {"tokens"}
+    _, tokens, _ = period_counter(shell_env(env), plan, (admitted, 13 * admitted, 0))
+    assert tokens == 13 * admitted <= 50
+    assert len(upstream_server.requests) == admitted

@@ -247,7 +247,9 @@ async def _settle(info: KeyInfo, tokens: int, nanos: int, reservation: Reservati
         except Exception as exc:
             # Until it lands, the period holds the whole reservation: stricter, never past a limit.
             if attempt == SETTLE_TRIES - 1:
-                logger.error("could not settle a call of key %s; it stays charged its reservation: %s", info.key_id, exc)
+                logger.error(
+                    "could not settle a call of key %s; it stays charged its reservation: %s", info.key_id, exc
+                )
                 return
             await asyncio.sleep(1.0)
     if tokens_total < 0:  # Redis lacked the counter: the journal settles it

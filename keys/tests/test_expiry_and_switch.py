@@ -127,9 +127,9 @@ def test_switching_carries_the_days_count_over(user, plans):
     services.key_switch_plan(key=key, plan_name="20RequestPerDay")
     key.refresh_from_db()
     assert key.plan == plans["20RequestPerDay"]
-    assert used_sync(owner_id=user.pk, plan_id=key.plan_id) == 8  # 12 left of 20, not 20
+    assert used_sync(owner_id=user.pk, plan=key.plan) == 8  # 12 left of 20, not 20
     services.key_switch_plan(key=key, plan_name="10RequestPerDay")
-    assert used_sync(owner_id=user.pk, plan_id=plans["10RequestPerDay"].pk) == 8  # never refilled
+    assert used_sync(owner_id=user.pk, plan=plans["10RequestPerDay"]) == 8  # never refilled
 
 
 def test_switch_refusals(user, plans):

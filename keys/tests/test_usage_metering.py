@@ -20,29 +20,50 @@ async def chat(key: str):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_token_quota_refuses_once_the_recorded_total_reaches_it(user, upstream):
+async def test_a_token_quota_reserves_each_calls_most_and_settles_to_what_it_took(user, upstream):
+    from keys.metering import settlements_wait
     from keys.metering.usage import usage_recorder
 
-    plan = await Plan.objects.acreate(name="Tokens", requests_per_day=100, tokens_per_day=30)
+    plan = await Plan.objects.acreate(name="Tokens", requests_per_day=100, tokens_per_day=60)
     key, plaintext = await sync_to_async(services.key_create)(owner=user, plan_name=plan.name)
-    first = await chat(plaintext)
+    body = {**CHAT, "max_tokens": 12}
+    # Reserved: the prompt's bound (21: its strings' bytes and 4 for the message) and max_tokens (12).
+    first = await post_v1(plaintext, body)
     assert first.status_code == 200
-    assert first.headers["x-ratelimit-limit-tokens"] == "30" and first.headers["x-ratelimit-remaining-tokens"] == "30"
-    await usage_recorder.flush()  # what the next second does on its own
+    assert first.headers["x-ratelimit-limit-tokens"] == "60" and first.headers["x-ratelimit-remaining-tokens"] == "27"
+    await settlements_wait()
     tokens = (await QuotaCounter.objects.aget(owner=user, plan=plan)).tokens
-    assert tokens == 3 + 12  # the loopback model counts words: 3 asked, 12 answered
-    second = await chat(plaintext)
-    assert second.headers["x-ratelimit-remaining-tokens"] == str(30 - tokens)
-    await usage_recorder.flush()
-    refused = await chat(plaintext)
+    assert tokens == 3 + 12  # settled: the loopback model counts words, 3 asked and 12 answered
+    second = await post_v1(plaintext, body)
+    assert second.headers["x-ratelimit-remaining-tokens"] == str(60 - tokens - 33)
+    await settlements_wait()
+    refused = await post_v1(plaintext, body)  # 30 used, and 33 more might not fit
     assert refused.status_code == 429
-    body = refused.json()
-    assert body["message"] == "Limit Exceeded" and body["error"]["type"] == "tokens"
-    assert "30 tokens per day" in body["error"]["message"] and "00:00 UTC" in body["error"]["message"]
-    assert refused.headers["x-ratelimit-remaining-tokens"] == "0" and refused.headers["x-should-retry"] == "false"
+    error = refused.json()["error"]
+    assert refused.json()["message"] == "Limit Exceeded" and error["type"] == "tokens" and error["remaining"] == 30
+    assert "60 tokens per day" in error["message"] and error["reset_at"].endswith("+00:00")
+    assert refused.headers["x-ratelimit-remaining-tokens"] == "30" and refused.headers["x-should-retry"] == "false"
+    smaller = await post_v1(plaintext, {**CHAT, "max_tokens": 9})  # 21 + 9 fits exactly
+    assert smaller.status_code == 200
+    await settlements_wait()
     await usage_recorder.flush()
     assert (await Refusal.objects.aget(key=key)).reason == "tokens"
-    assert (await QuotaCounter.objects.aget(owner=user, plan=plan)).used == 2  # the refused one was not charged
+    counter = await QuotaCounter.objects.aget(owner=user, plan=plan)
+    assert counter.used == 3 and counter.tokens == 45  # the refused one was not charged
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_output_cap_that_is_not_a_positive_whole_number_gets_400_uncharged(user, upstream):
+    key, plaintext = await sync_to_async(services.key_create)(owner=user, plan_name="10RequestPerDay")
+    for field, value in (
+        ("max_tokens", 0),
+        ("max_completion_tokens", -5),
+        ("max_output_tokens", "9"),
+        ("max_tokens", 1.5),
+    ):
+        answer = await post_v1(plaintext, {**CHAT, field: value})
+        assert answer.status_code == 400 and field in answer.json()["error"]["message"]
+    assert not await QuotaCounter.objects.filter(owner=user, used__gt=0).aexists()
 
 
 @pytest.mark.django_db(transaction=True)

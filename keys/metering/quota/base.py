@@ -60,7 +60,9 @@ class BaseQuotaStore:
 
     # -- Reserve and settle: plans with a token limit or a budget ---------------------------------
 
-    async def reserve(self, info: KeyInfo, day: datetime.date, reservation: Reservation, requests: int = 1) -> Admission:
+    async def reserve(
+        self, info: KeyInfo, day: datetime.date, reservation: Reservation, requests: int = 1
+    ) -> Admission:
         """Count `requests` (one; or none, to top up a call's reservation) and hold `reservation`'s tokens
         and nanos, if all fit under the plan's limits (the key's `info` carries the token limit and
         budget; the request limit is read live).
@@ -82,7 +84,9 @@ class BaseQuotaStore:
 
     # -- Tokens and money of plans that do not reserve: counted after each answer ----------------
 
-    def add_usage_sync(self, owner_id: int, plan_id: int, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
+    def add_usage_sync(
+        self, owner_id: int, plan_id: int, day: datetime.date, tokens: int, nanos: int
+    ) -> tuple[int, int]:
         """Add answered tokens and nanos to the period's totals for the owner and plan; return the new
         totals. The database keeps the durable totals; a store may keep a faster copy."""
         return usage_add_in_database(owner_id, plan_id, day, tokens, nanos)

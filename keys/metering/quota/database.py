@@ -147,7 +147,9 @@ class DatabaseQuota(BaseQuotaStore):
         return dataclasses.replace(admission, revoked=revoked, moved=moved, short=short)
 
     @staticmethod
-    def _counts(info: KeyInfo, admitted: bool, used: int, tokens: int, spent: int, limit: int | None = None) -> Admission:
+    def _counts(
+        info: KeyInfo, admitted: bool, used: int, tokens: int, spent: int, limit: int | None = None
+    ) -> Admission:
         return Admission(
             admitted=admitted,
             used=used,
@@ -169,7 +171,9 @@ class DatabaseQuota(BaseQuotaStore):
         with connection.cursor() as cursor:
             cursor.execute(_UNRESERVE_SQL, (tokens, tokens, nanos, nanos, info.owner_id, info.plan_id, day))
 
-    async def reserve(self, info: KeyInfo, day: datetime.date, reservation: Reservation, requests: int = 1) -> Admission:
+    async def reserve(
+        self, info: KeyInfo, day: datetime.date, reservation: Reservation, requests: int = 1
+    ) -> Admission:
         return await group_commit.run(self.reserve_sync, info, day, reservation, requests)
 
     async def settle(self, info: KeyInfo, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:

@@ -255,7 +255,9 @@ class RedisQuota(BaseQuotaStore):
     def nanos_key(owner_id: int, plan_id: int, day: datetime.date) -> str:
         return f"tollgate:nanos:{owner_id}:{plan_id}:{day.isoformat()}"
 
-    def add_usage_sync(self, owner_id: int, plan_id: int, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
+    def add_usage_sync(
+        self, owner_id: int, plan_id: int, day: datetime.date, tokens: int, nanos: int
+    ) -> tuple[int, int]:
         # The database totals are the truth; Redis keeps the highest totals any process has written.
         totals = super().add_usage_sync(owner_id, plan_id, day, tokens, nanos)
         keys = [self.tokens_key(owner_id, plan_id, day), self.nanos_key(owner_id, plan_id, day)]
@@ -282,7 +284,9 @@ class RedisQuota(BaseQuotaStore):
             self.nanos_key(info.owner_id, info.plan_id, day),
         ]
 
-    async def reserve(self, info: KeyInfo, day: datetime.date, reservation: Reservation, requests: int = 1) -> Admission:
+    async def reserve(
+        self, info: KeyInfo, day: datetime.date, reservation: Reservation, requests: int = 1
+    ) -> Admission:
         keys, script = self._reserve_keys(info, day), self._scripts.get().reserve
         token_limit = -1 if info.token_limit is None else info.token_limit
         budget = -1 if info.budget_nanos is None else info.budget_nanos
