@@ -50,12 +50,10 @@ def limit_detail(plan: str, limit: int, period: str, reset_at: datetime.datetime
 
 def token_limit_detail(plan: str, limit: int | None, period: str, reset_at: datetime.datetime) -> str:
     values = {"plan": plan, "limit": limit, "period": PERIOD_NAMES.get(period, period), "reset": _when(reset_at)}
-    return (
-        gettext(
-            "%(plan)s allows %(limit)s tokens per %(period)s, and too few are left for this answer; it resets at %(reset)s."
-        )
-        % values
+    text = gettext(
+        "%(plan)s allows %(limit)s tokens per %(period)s, and too few are left for this answer; it resets at %(reset)s."
     )
+    return text % values
 
 
 def budget_detail(plan: str, budget: str, left: str, currency: str, period: str, reset_at: datetime.datetime) -> str:

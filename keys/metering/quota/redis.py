@@ -94,7 +94,8 @@ if used + count > tonumber(ARGV[1]) then return {0, used, tokens, nanos} end
 local token_limit, budget = tonumber(ARGV[5]), tonumber(ARGV[7])
 if token_limit >= 0 and tokens + tonumber(ARGV[6]) > token_limit then return {-4, used, tokens, nanos} end
 if budget >= 0 and nanos + tonumber(ARGV[8]) > budget then return {-5, used, tokens, nanos} end
-return {1, redis.call('INCRBY', KEYS[1], count), redis.call('INCRBY', KEYS[4], ARGV[6]), redis.call('INCRBY', KEYS[5], ARGV[8])}
+local after = redis.call('INCRBY', KEYS[1], count)
+return {1, after, redis.call('INCRBY', KEYS[4], ARGV[6]), redis.call('INCRBY', KEYS[5], ARGV[8])}
 """
 # Add (or, negative, take back) amounts to existing counters, never below zero; a counter Redis lacks is
 # left to be seeded from the journal, which has the same change.
