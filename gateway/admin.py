@@ -1,5 +1,7 @@
 """Staff manage the catalogue here: upstreams (keys set, never shown back), models and plan grants."""
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.templatetags.admin_list import _boolean_icon
@@ -9,6 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from gateway.models import CatalogModel, Upstream
+from keys.templatetags.keys_extras import money_with_currency
 
 
 class UpstreamForm(forms.ModelForm):
@@ -82,9 +85,9 @@ class CatalogModelAdmin(admin.ModelAdmin):
         "served_as",
         "upstream_names",
         "plan_names",
-        "price_input_per_million",
-        "price_output_per_million",
-        "price_per_request",
+        "input_price",
+        "output_price",
+        "request_price",
         "max_output_tokens",
         "enabled",
     ]
@@ -106,3 +109,19 @@ class CatalogModelAdmin(admin.ModelAdmin):
     @admin.display(description=_("granted by"))
     def plan_names(self, model: CatalogModel) -> str:
         return ", ".join(p.name for p in model.plans.all()) or gettext("every plan that grants nothing in particular")
+
+    @admin.display(description=_("input per million tokens"), ordering="price_input_per_million")
+    def input_price(self, model: CatalogModel) -> str:
+        return _price(model.price_input_per_million)
+
+    @admin.display(description=_("output per million tokens"), ordering="price_output_per_million")
+    def output_price(self, model: CatalogModel) -> str:
+        return _price(model.price_output_per_million)
+
+    @admin.display(description=_("per request"), ordering="price_per_request")
+    def request_price(self, model: CatalogModel) -> str:
+        return _price(model.price_per_request)
+
+
+def _price(amount: Decimal | None) -> str:
+    return money_with_currency(amount) if amount else gettext("free")

@@ -238,6 +238,7 @@ class Call:
         self._stream: Stream | None = None
         self._started = 0.0
         self._settled = False
+        self.delivered = False  # some answer text reached the client: a break-off is charged, not refunded
 
     async def _reserve_whole(self, request: ModelRequest) -> None:
         """Now the request is known: top up the reservation to the most it may cost, or refuse the call."""
@@ -302,7 +303,8 @@ class Call:
     async def events(self) -> AsyncIterator[bytes]:
         """The stream's whole events as they arrive, a chunk's worth at a time, their usage noted.
 
-        Recorded when the stream ends; refunded (and UpstreamError raised) if the upstream breaks off.
+        Recorded when the stream ends. If the upstream breaks off, UpstreamError is raised: refunded
+        if no answer text had arrived, else charged for what did (`delivered`).
         """
         splitter = EventSplitter()
         try:
@@ -310,12 +312,17 @@ class Call:
                 out = splitter.complete(chunk)
                 if out and self._counting:
                     self._count_text(out)
+                if out and not self.delivered:
+                    self.delivered = self.tally.text_chunks > 0 or _carries_text(out)
                 if out and b'"usage"' in out:
                     out = b"".join(self._noting_usage(splitter.events(out)))
                 if out:
                     yield out
         except UpstreamError:
-            await self._refund()
+            if self.delivered:
+                self._record()
+            else:
+                await self._refund()
             raise
         rest = splitter.rest()
         if rest:
@@ -421,6 +428,13 @@ class Call:
                 completion = min(completion, self.reservation.tokens - prompt)
                 nanos = min(nanos, self.reservation.nanos)
         return prompt, completion, nanos
+
+
+def _carries_text(out: bytes) -> bool:
+    """Whether events hold answer text, told cheaply (a role-only first chunk holds none)."""
+    if b'"content"' not in out and b'"text"' not in out and b'"delta"' not in out:
+        return False
+    return any(event_text(event_payload(event) or {}) for event in EventSplitter.events(out))
 
 
 def _headers(request: ModelRequest) -> dict:

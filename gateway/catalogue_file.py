@@ -4,6 +4,9 @@ import difflib
 import json
 import math
 from collections.abc import Callable
+from decimal import Decimal
+
+from keys.money import MoneyError, money_parse
 
 MAX_DEPTH = 8  # the format nests four levels; anything deeper is a mistake, never data
 MIN_TIMEOUT, MAX_TIMEOUT = 1.0, 3600.0
@@ -26,12 +29,31 @@ def _whole(low: int, high: int) -> Callable[[object], bool]:
 
 
 def _seconds(value: object) -> bool:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
+    number = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
     return number and math.isfinite(value) and MIN_TIMEOUT <= value <= MAX_TIMEOUT
 
 
+PRICE_PARTS = ("input_per_million", "output_per_million", "per_request")
+
+
+def _price(value: object) -> bool:
+    """An object of optional price parts; each part's own problem is named by price_problem()."""
+    return isinstance(value, dict) and all(key in PRICE_PARTS for key in value)
+
+
+def price_problem(where: str, price: dict) -> str:
+    """What is wrong with a price's parts, naming the part; '' if nothing."""
+    for part, value in price.items():
+        try:
+            money_parse(value)
+        except MoneyError as exc:
+            shown = (str(value) if isinstance(value, Decimal) else json.dumps(value))[:60]
+            return f"{where}: 'price.{part}' {exc}, not {shown}."
+    return ""
+
+
 KINDS = ("chat", "completion", "embedding", "image", "audio", "moderation", "responses")
-# Each field: (check, what a valid value is, required). A model's "price" will join MODEL_FIELDS.
+# Each field: (check, what a valid value is, required).
 UPSTREAM_FIELDS: dict[str, tuple[Callable[[object], bool], str, bool]] = {
     "name": (_text, "a non-empty string", True),
     "base_url": (_text, "a URL string", True),
@@ -46,6 +68,8 @@ MODEL_FIELDS: dict[str, tuple[Callable[[object], bool], str, bool]] = {
     "upstream_model": (lambda v: v == "" or _text(v), "a string", False),
     "upstreams": (lambda v: _names(v) and bool(v), "a non-empty list of upstream names", True),
     "kind": (lambda v: v in KINDS, "one of " + ", ".join(KINDS), False),
+    "price": (_price, "an object with any of " + ", ".join(PRICE_PARTS), False),
+    "max_output_tokens": (_whole(1, 10_000_000), "a whole number from 1 to 10000000", False),
 }
 TOP_FIELDS = ("upstreams", "models", "plans")
 
@@ -77,7 +101,8 @@ def catalogue_parse(text: str) -> dict:
         raise CatalogueFileError(f"{name} is not a number this file accepts.")
 
     try:
-        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=constant)
+        # Decimals, not floats: a price of 0.1 must stay exactly 0.1.
+        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=constant, parse_float=Decimal)
     except RecursionError:
         raise CatalogueFileError(f"The JSON is nested far deeper than the format's {MAX_DEPTH} levels.") from None
     except ValueError as exc:
@@ -110,7 +135,9 @@ def _entry(kind: str, index: int, item: object, fields: dict) -> str:
             if required:
                 raise CatalogueFileError(f"{where}: '{field}' is missing; it must be {meaning}.")
         elif not check(item[field]):
-            raise CatalogueFileError(f"{where}: '{field}' must be {meaning}, not {json.dumps(item[field])[:60]}.")
+            raise CatalogueFileError(
+                f"{where}: '{field}' must be {meaning}, not {json.dumps(item[field], default=str)[:60]}."
+            )
     return name
 
 
@@ -136,6 +163,9 @@ def catalogue_check(data: dict) -> None:
     _no_repeats("models", [_entry("model", i, item, MODEL_FIELDS) for i, item in enumerate(models)])
     for item in models:
         _no_repeats(f"model {item['name']!r}: upstreams", item["upstreams"])
+        problem = price_problem(f"model {item['name']!r}", item.get("price", {}))
+        if problem:
+            raise CatalogueFileError(problem)
     for plan, granted in plans.items():
         if not _names(granted):
             raise CatalogueFileError(f"plans.{plan} must be a list of model names.")

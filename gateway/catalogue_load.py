@@ -11,6 +11,7 @@ from django.db import transaction
 from gateway.catalogue_file import CatalogueFileError, catalogue_check
 from gateway.models import CatalogModel, Upstream
 from keys.models import Plan
+from keys.money import money_parse
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,18 @@ def _model(item: dict) -> Change:
     if model.kind != kind:
         changed.append("kind")
         model.kind = kind
+    price = item.get("price", {})
+    wanted = {
+        "price_input_per_million": price.get("input_per_million"),
+        "price_output_per_million": price.get("output_per_million"),
+        "price_per_request": price.get("per_request"),
+        "max_output_tokens": item.get("max_output_tokens"),
+    }
+    for field, value in wanted.items():
+        value = None if value is None else money_parse(value) if field.startswith("price") else value
+        if getattr(model, field) != value:
+            changed.append(field)
+            setattr(model, field, value)
     try:
         model.full_clean(exclude=["upstreams", "plans"])
     except ValidationError as exc:

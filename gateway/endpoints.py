@@ -25,6 +25,7 @@ from gateway.http import (
     send_error,
     send_json,
 )
+from gateway.key_state import key_state
 from gateway.refusals import authenticate, current_ratelimit_headers, send_refusal
 from gateway.relay import relay_stream, relay_whole
 from gateway.upstreams import get_upstream
@@ -140,5 +141,6 @@ async def models(scope: Scope, receive: Receive, send: Send) -> None:
 
 ROUTES = {
     "/v1/models": ("GET", models),
+    "/v1/key": ("GET", key_state),
     **{path: ("POST", partial(model_endpoint, endpoint)) for path, endpoint in ENDPOINTS.items()},
 }

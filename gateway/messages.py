@@ -11,6 +11,7 @@ INVALID_KEY = "Invalid API key: it is mistyped, unknown or revoked. Generate one
 REVOKED_KEY = "Invalid API key: it has been revoked."
 UNAVAILABLE = "Tollgate could not check your key or quota just now. The request was not charged; try again shortly."
 NOT_CHARGED = "The request was not charged; try again."
+CHARGED_PART = "The request was charged only for the part of the answer that arrived."
 
 BODY_MISSING = "The request body is missing."
 BODY_NOT_JSON = "The request body is not valid JSON."

@@ -35,7 +35,7 @@ async def relay_stream(receive: Receive, send: Send, call: Call, path: str, requ
     try:
         await unless_client_leaves(_relay_events(send, call), receive, call.abandon)
     except UpstreamError as failure:
-        await send_stream_error(send, failure)
+        await send_stream_error(send, failure, charged=call.delivered)
 
 
 async def _relay_events(send: Send, call: Call) -> None:
@@ -53,8 +53,8 @@ async def upstream_failed(send: Send, call: Call, exc: Exception) -> None:
     await send_error(send, exc.status, f"{exc.message} {messages.NOT_CHARGED}", "upstream_error", code, headers)
 
 
-async def send_stream_error(send: Send, failure: UpstreamError) -> None:
-    message = f"{failure.message} {messages.NOT_CHARGED}"
+async def send_stream_error(send: Send, failure: UpstreamError, *, charged: bool = False) -> None:
+    message = f"{failure.message} {messages.CHARGED_PART if charged else messages.NOT_CHARGED}"
     error = {"error": {"message": message, "type": "upstream_error", "code": "upstream_unavailable"}}
     body = b"data: " + json.dumps(error).encode() + b"\n\n"
     await send({"type": "http.response.body", "body": body, "more_body": False})

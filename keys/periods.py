@@ -6,7 +6,8 @@ import zoneinfo
 from functools import lru_cache
 
 PERIODS = ("day", "week", "month")
-_current: dict[tuple[str, str], tuple[float, datetime.date, datetime.datetime]] = {}
+# (period, zone) -> (begins, ends, first day, reset): Unix times of the period's bounds, and the answer.
+_current: dict[tuple[str, str], tuple[float, float, datetime.date, datetime.datetime]] = {}
 
 
 @lru_cache(maxsize=256)
@@ -50,11 +51,12 @@ def period_current(period: str, time_zone: str) -> tuple[datetime.date, datetime
     key = (period, time_zone)
     cached = _current.get(key)
     now = time.time()
-    if cached is None or now >= cached[0]:
-        start, reset = period_bounds(period, time_zone)
-        cached = (reset.timestamp(), start, reset)
+    if cached is None or not cached[0] <= now < cached[1]:
+        start, reset = period_bounds(period, time_zone, datetime.datetime.fromtimestamp(now, datetime.UTC))
+        begins = datetime.datetime.combine(start, datetime.time(0), tzinfo=zone(time_zone)).timestamp()
+        cached = (begins, reset.timestamp(), start, reset)
         _current[key] = cached
-    return cached[1], cached[2]
+    return cached[2], cached[3]
 
 
 def seconds_until(reset: datetime.datetime) -> int:

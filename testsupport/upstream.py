@@ -6,7 +6,8 @@ Run alone: python -m testsupport.upstream --port 9100
 The model name steers one request: "fail-500" answers 500, "fail-400" answers 400, "echo-400" answers
 400 echoing the Authorization header it was sent, "fail-close" drops
 the connection, "slow-<ms>" waits before answering, "gap-<ms>" waits between streamed chunks, and
-"quota-429" / "throttle-429" answer as AWS API Gateway does past a usage plan's quota or throttle.
+"quota-429" / "throttle-429" answer as AWS API Gateway does past a usage plan's quota or throttle,
+"break-<n>" streams n words and then drops the connection, and "no-usage" never reports usage.
 Server-wide defaults (reply, chunk_gap, fail_status, refuse_credentials) can be changed by a test
 while it runs. Besides chat it answers OpenAI's other endpoints (testsupport/openai_shapes.py).
 """
@@ -165,6 +166,8 @@ class _Connection(asyncio.Protocol):
             return self.transport.write(_response(status, json.dumps(error).encode()))
         delay = int(model[5:]) / 1000 if model.startswith("slow-") else 0.0
         gap = int(model[4:]) / 1000 if model.startswith("gap-") else upstream.chunk_gap
+        if model.startswith("break-") or model == "no-usage":  # break-N: N words, then the connection drops
+            gap = gap or 0.01
         if payload.get("stream") or delay:
             self.busy = True
             asyncio.get_running_loop().create_task(self._slow(payload, model, delay, gap))
@@ -239,16 +242,20 @@ class _Connection(asyncio.Protocol):
         self.transport.write(
             event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
         )
+        cut = int(model[6:]) if model.startswith("break-") else None
         for index, word in enumerate(words):
             if gap:
                 await asyncio.sleep(gap)
             if self.closed:
                 upstream.streams_abandoned += 1
                 return
+            if index == cut:
+                self.transport.abort()
+                return
             text = word if index == 0 else " " + word
             self.transport.write(event([{"index": 0, "delta": {"content": text}, "finish_reason": None}]))
         self.transport.write(event([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
-        if (payload.get("stream_options") or {}).get("include_usage"):
+        if (payload.get("stream_options") or {}).get("include_usage") and model != "no-usage":
             self.transport.write(event([], _usage(payload, len(words))))
         self.transport.write(_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
         upstream.streams_finished += 1
@@ -268,7 +275,7 @@ def _usage(payload: dict, completion: int) -> dict:
 
 
 def _completion(payload: dict, model: str, reply: str) -> dict:
-    return {
+    answer = {
         "id": f"chatcmpl-loop{time.monotonic_ns()}",
         "object": "chat.completion",
         "created": int(time.time()),
@@ -276,6 +283,9 @@ def _completion(payload: dict, model: str, reply: str) -> dict:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
         "usage": _usage(payload, len(reply.split())),
     }
+    if model == "no-usage":  # a server that reports no usage at all
+        del answer["usage"]
+    return answer
 
 
 def main() -> None:

@@ -55,7 +55,32 @@ def upstream(**fields) -> dict:
         ({"models": [{"name": "m", "upstreams": [{"name": "main"}]}]}, "model 'm': 'upstreams' must be a non-empty"),
         ({"models": [{"name": "m", "upstreams": "main"}]}, "model 'm': 'upstreams' must be a non-empty list"),
         ({"models": [{"name": "m", "upstreams": []}]}, "model 'm': 'upstreams' must be a non-empty list"),
-        ({"models": [{"name": "m", "upstreams": ["a"], "price": {}}]}, "model 'm': unknown field 'price'"),
+        ({"models": [{"name": "m", "upstreams": ["a"], "prise": {}}]}, "unknown field 'prise' (did you mean 'price'?)"),
+        (
+            {"models": [{"name": "m", "upstreams": ["a"], "price": {"input_per_million": -1}}]},
+            "model 'm': 'price.input_per_million' must not be negative, not -1",
+        ),
+        (
+            {"models": [{"name": "m", "upstreams": ["a"], "price": {"per_request": "abc"}}]},
+            "model 'm': 'price.per_request' must be a number or a decimal string, not \"abc\"",
+        ),
+        (
+            {"models": [{"name": "m", "upstreams": ["a"], "price": {"output_per_million": "0.1234567"}}]},
+            "model 'm': 'price.output_per_million' has more than 6 decimal places",
+        ),
+        (
+            {"models": [{"name": "m", "upstreams": ["a"], "price": {"output_per_million": 0.0000001}}]},
+            "'price.output_per_million' has more than 6 decimal places",
+        ),
+        (
+            {"models": [{"name": "m", "upstreams": ["a"], "price": {"input": 1}}]},
+            "model 'm': 'price' must be an object with any of input_per_million, output_per_million, per_request",
+        ),
+        (
+            {"models": [{"name": "m", "upstreams": ["a"], "price": {"per_request": True}}]},
+            "'price.per_request' must be a number or a decimal string",
+        ),
+        ({"models": [{"name": "m", "upstreams": ["a"], "max_output_tokens": 0}]}, "'max_output_tokens' must be"),
         ({"plans": {"10RequestPerDay": "m"}}, "plans.10RequestPerDay must be a list of model names"),
         ({"plans": {"10RequestPerDay": [{"name": "m"}]}}, "plans.10RequestPerDay must be a list of model names"),
         ({"plans": []}, "'plans' must be an object"),
@@ -140,3 +165,22 @@ def test_a_big_file_prints_a_summary_not_a_line_per_entry(tmp_path, upstream_ser
     every = io.StringIO()
     call_command("load_models", str(path), stdout=every, verbosity=2)
     assert len(every.getvalue().splitlines()) == 302
+
+
+def test_prices_load_exactly_as_written_and_a_second_load_changes_nothing(tmp_path, plans):
+    from decimal import Decimal
+
+    text = (
+        '{"upstreams": [{"name": "main", "base_url": "%s", "api_key": "sk"}], "models": ['
+        '{"name": "cheap", "upstreams": ["main"], "max_output_tokens": 512,'
+        ' "price": {"input_per_million": 0.1, "output_per_million": "1.50", "per_request": 0.000001}},'
+        ' {"name": "free", "upstreams": ["main"]}]}'
+    ) % URL
+    load_text(tmp_path, text)
+    cheap = CatalogModel.objects.get(name="cheap")
+    assert cheap.price_input_per_million == Decimal("0.1") and cheap.price_output_per_million == Decimal("1.5")
+    assert cheap.price_per_request == Decimal("0.000001") and cheap.max_output_tokens == 512
+    assert cheap.price.cost(1_000_000, 1_000_000) == 1_600_001_000  # 0.1 + 1.5 + 0.000001, in nanos
+    assert CatalogModel.objects.get(name="free").price is None
+    again = load_text(tmp_path, text)
+    assert "0 created, 0 changed" in again or "unchanged" in again
