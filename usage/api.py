@@ -21,6 +21,7 @@ class UsageRowOut(serializers.Serializer):
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     refused = serializers.IntegerField()
+    cost = serializers.CharField(help_text="In TOLLGATE_CURRENCY, as a decimal string (never a float).")
 
 
 class UsageList(APIView):

@@ -1,6 +1,7 @@
 """Bar charts drawn on the server as SVG: no script, readable without one, the numbers also in a table."""
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 160, 44, 22, 10
@@ -14,6 +15,7 @@ class Bar:
     height: float
     day: datetime.date
     value: int
+    label: str  # the value as people read it (money as a decimal, say)
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Chart:
     title: str
     bars: list[Bar]
     top: int
+    top_label: str
     width: int = WIDTH
     height: int = HEIGHT
     axis_x: int = PAD_LEFT
@@ -39,7 +42,8 @@ def _nice_top(value: int) -> int:
         step *= 10
 
 
-def bar_chart(title: str, points: list[tuple[datetime.date, int]]) -> Chart:
+def bar_chart(title: str, points: list[tuple[datetime.date, int]], label: Callable[[int], str] = str) -> Chart:
+    """Bars of whole numbers; `label` writes a value as people read it (whole nanos as money, say)."""
     top = _nice_top(max((v for _, v in points), default=0))
     plot_w, plot_h = WIDTH - PAD_LEFT - 4, HEIGHT - PAD_BOTTOM - PAD_TOP
     slot = plot_w / max(len(points), 1)
@@ -55,8 +59,14 @@ def bar_chart(title: str, points: list[tuple[datetime.date, int]]) -> Chart:
                 round(height, 1),
                 day,
                 value,
+                label(value),
             )
         )
     return Chart(
-        title, bars, top, first_day=points[0][0] if points else None, last_day=points[-1][0] if points else None
+        title,
+        bars,
+        top,
+        label(top),
+        first_day=points[0][0] if points else None,
+        last_day=points[-1][0] if points else None,
     )

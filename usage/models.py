@@ -11,7 +11,7 @@ class UsageAlert(models.Model):
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("key"))
     day = models.DateField(verbose_name=_("day"))
-    # requests or tokens
+    # requests, tokens or budget; `day` is the first day of the plan's period
     kind = models.CharField(max_length=16, verbose_name=_("kind"))
     percent = models.PositiveSmallIntegerField(verbose_name=_("percent"))
     sent_at = models.DateTimeField(auto_now_add=True, verbose_name=_("sent at"))

@@ -3,15 +3,18 @@
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet, Sum
 
 from keys.metering import utc_today
 from keys.models import DailyUsage, Refusal
+from keys.money import from_nanos, money_text
 
 MAX_DAYS = 366
-CSV_HEADER = ["day", "key_prefix", "model", "requests", "prompt_tokens", "completion_tokens", "refused"]
+# `cost` came last, so that scripts reading the columns by position still find the others where they were.
+CSV_HEADER = ["day", "key_prefix", "model", "requests", "prompt_tokens", "completion_tokens", "refused", "cost"]
 
 
 @dataclass
@@ -23,9 +26,16 @@ class UsageRow:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     refused: int = 0
+    cost_nanos: int = 0
+
+    @property
+    def cost(self) -> Decimal:
+        return from_nanos(self.cost_nanos)
 
     def as_list(self) -> list:
-        return [getattr(self, name) if name != "day" else self.day.isoformat() for name in CSV_HEADER]
+        """The CSV's cells: the day in ISO form and the cost as a decimal string (money_text), never a float."""
+        cells = {"day": self.day.isoformat(), "cost": money_text(self.cost_nanos)}
+        return [cells[name] if name in cells else getattr(self, name) for name in CSV_HEADER]
 
     def as_dict(self) -> dict:
         return dict(zip(CSV_HEADER, self.as_list(), strict=True))
@@ -56,7 +66,7 @@ def usage_rows(
     rows: dict[tuple, UsageRow] = {}
     for u in usage.select_related("key"):
         rows[(u.day, u.key.public_prefix, u.model)] = UsageRow(
-            u.day, u.key.public_prefix, u.model, u.requests, u.prompt_tokens, u.completion_tokens
+            u.day, u.key.public_prefix, u.model, u.requests, u.prompt_tokens, u.completion_tokens, 0, u.cost_nanos
         )
     for r in refusals.select_related("key"):
         row = rows.setdefault((r.day, r.key.public_prefix, ""), UsageRow(r.day, r.key.public_prefix, ""))
@@ -70,6 +80,11 @@ class DayTotal:
     requests: int = 0
     tokens: int = 0
     refused: int = 0
+    cost_nanos: int = 0
+
+    @property
+    def cost(self) -> Decimal:
+        return from_nanos(self.cost_nanos)
 
 
 def daily_totals(rows: list[UsageRow], days: int) -> list[DayTotal]:
@@ -81,19 +96,33 @@ def daily_totals(rows: list[UsageRow], days: int) -> list[DayTotal]:
         total.requests += row.requests
         total.tokens += row.prompt_tokens + row.completion_tokens
         total.refused += row.refused
+        total.cost_nanos += row.cost_nanos
     return list(totals.values())
 
 
 def usage_by(field: str, *, days: int) -> list[dict]:
-    """Staff: requests and tokens over the last `days` days grouped by a DailyUsage lookup, largest first."""
+    """Staff: requests, tokens and spend over the last `days` days grouped by a DailyUsage lookup, summed
+    in SQL; the largest spend first, then the most requests (all of them, where nothing has a price)."""
     start, end = usage_days(days)
     grouped = (
         DailyUsage.objects.filter(day__range=(start, end))
         .values(field)
-        .annotate(requests=Sum("requests"), prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"))
-        .order_by("-requests")
+        .annotate(
+            requests=Sum("requests"),
+            prompt=Sum("prompt_tokens"),
+            completion=Sum("completion_tokens"),
+            cost_nanos=Sum("cost_nanos"),
+        )
+        .order_by("-cost_nanos", "-requests")
     )
-    return [{"name": g[field] or "—", **{k: g[k] or 0 for k in ("requests", "prompt", "completion")}} for g in grouped]
+    return [
+        {
+            "name": g[field] or "—",
+            **{k: g[k] or 0 for k in ("requests", "prompt", "completion", "cost_nanos")},
+            "spent": from_nanos(g["cost_nanos"] or 0),
+        }
+        for g in grouped
+    ]
 
 
 def refusals_by_reason(*, days: int) -> list[dict]:
@@ -120,7 +149,7 @@ def days_newest_first(totals: list[DayTotal]) -> list[DayTotal | QuietDays]:
     shown: list[DayTotal | QuietDays] = []
     run: list[DayTotal] = []
     for total in [*reversed(totals), None]:
-        if total is not None and not (total.requests or total.tokens or total.refused):
+        if total is not None and not (total.requests or total.tokens or total.refused or total.cost_nanos):
             run.append(total)
             continue
         if len(run) >= 2:

@@ -9,6 +9,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from keys import selectors
+from keys.app_settings import app_settings
+from keys.money import money_text
 from usage.charts import bar_chart
 from usage.exports import csv_response
 from usage.forms import PAGE_DAYS, ExportQuery, UsageFilter
@@ -30,11 +32,17 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         "totals": totals,
         "requests_chart": bar_chart(_("Requests a day"), [(t.day, t.requests) for t in totals]),
         "tokens_chart": bar_chart(_("Tokens a day"), [(t.day, t.tokens) for t in totals]),
+        "spend_chart": bar_chart(
+            _("Spend a day (%(currency)s)") % {"currency": app_settings.TOLLGATE_CURRENCY},
+            [(t.day, t.cost_nanos) for t in totals],
+            label=money_text,
+        ),
+        "spent": sum(t.cost_nanos for t in totals),
         "keys": keys,
         "models": sorted({row.model for row in everything if row.model}),
         "key_id": key_id,
         "model": model or "",
-        "today": [row for row in selectors.key_rows(owner=request.user) if row.key.is_active],
+        "periods": [row for row in selectors.key_rows(owner=request.user) if row.key.is_active],
         "days": PAGE_DAYS,
         "day_rows": days_newest_first(totals),
         # The export keeps the filters the page shows.

@@ -63,9 +63,10 @@ def test_a_change_through_a_page_records_who_and_where(alice_client, user, plans
 
 
 def test_plan_changes_and_staff_actions_are_recorded(staff_client, user, plans):
-    staff_client.post("/admin/keys/plan/add/", {"name": "Gold", "requests_per_day": 100, "order": 5, "is_active": "on"})
+    form = {"name": "Gold", "requests_per_day": 100, "order": 5, "is_active": "on", "period": "day", "time_zone": "UTC"}
+    staff_client.post("/admin/keys/plan/add/", form)
     gold = Plan.objects.get(name="Gold")
-    form = {"name": "Gold", "requests_per_day": 200, "order": 5, "is_active": "on"}
+    form = {**form, "requests_per_day": 200}
     staff_client.post(f"/admin/keys/plan/{gold.pk}/change/", form)
     staff_client.post(f"/admin/keys/plan/{gold.pk}/change/", {**form, "is_active": ""})
     assert actions(target="Gold", action__startswith="plan.") == ["plan.created", "plan.edited", "plan.retired"]

@@ -241,7 +241,15 @@ def test_staff_sync_plans_from_the_admin(aws, client, user_factory):
     plan = Plan.objects.get(name="10RequestPerDay")
     response = client.post(
         f"/admin/keys/plan/{plan.pk}/change/",
-        {"name": plan.name, "requests_per_day": 11, "description": "", "is_active": "on", "order": 1},
+        {
+            "name": plan.name,
+            "requests_per_day": 11,
+            "description": "",
+            "is_active": "on",
+            "order": 1,
+            "period": "day",
+            "time_zone": "UTC",
+        },
         follow=True,
     )
     assert "Sync plans to API Gateway" in response.content.decode()

@@ -26,8 +26,13 @@
   function showRemaining() {
     if (!remainingEl) return;
     const option = keySelect.selectedOptions[0];
+    // A whole sentence for each period: translators may need to move the words around.
+    const sentences = {
+      week: gettext("%(remaining)s of %(limit)s requests left this week"),
+      month: gettext("%(remaining)s of %(limit)s requests left this month"),
+    };
     remainingEl.textContent = interpolate(
-      gettext("%(remaining)s of %(limit)s requests left today"),
+      sentences[option.dataset.period] || gettext("%(remaining)s of %(limit)s requests left today"),
       { remaining: option.dataset.remaining, limit: option.dataset.limit },
       true,
     );

@@ -20,14 +20,18 @@ def history(user, other_user, plans):
     key, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
     today = utc_today()
     yesterday = today - datetime.timedelta(days=1)
-    DailyUsage.objects.create(key=key, day=today, model="chat", requests=4, prompt_tokens=40, completion_tokens=60)
+    DailyUsage.objects.create(
+        key=key, day=today, model="chat", requests=4, prompt_tokens=40, completion_tokens=60, cost_nanos=12_000_000
+    )
     DailyUsage.objects.create(key=key, day=today, model="embed", requests=2, prompt_tokens=10, completion_tokens=0)
-    DailyUsage.objects.create(key=key, day=yesterday, model="chat", requests=7, prompt_tokens=5, completion_tokens=5)
+    DailyUsage.objects.create(
+        key=key, day=yesterday, model="chat", requests=7, prompt_tokens=5, completion_tokens=5, cost_nanos=1_500_000_000
+    )
     Refusal.objects.create(key=key, day=yesterday, reason="requests", count=3)
     old = today - datetime.timedelta(days=40)
     DailyUsage.objects.create(key=key, day=old, model="chat", requests=99)  # outside the 30 days
     bobs, _ = services.key_create(owner=other_user, plan_name="10RequestPerDay")
-    DailyUsage.objects.create(key=bobs, day=today, model="secret-model", requests=500)
+    DailyUsage.objects.create(key=bobs, day=today, model="secret-model", requests=500, cost_nanos=7_000_000_000)
     return key, today, yesterday
 
 
@@ -35,21 +39,38 @@ def test_the_chart_and_the_table_show_the_stored_numbers(alice_client, history):
     key, today, yesterday = history
     page = alice_client.get("/usage/").content.decode()
     assert "<title>Usage · Tollgate</title>" in page
-    assert len(re.findall(r"<figure class=\"chart\">", page)) == 2
+    assert len(re.findall(r"<figure class=\"chart\">", page)) == 3
     requests_chart = page[page.index("Requests a day") : page.index("Tokens a day")]
     req_bars = dict(re.findall(r'data-day="([\d-]+)" data-value="(\d+)"', requests_chart))
-    tok_bars = dict(re.findall(r'data-day="([\d-]+)" data-value="(\d+)"', page[page.index("Tokens a day") :]))
+    tokens_chart = page[page.index("Tokens a day") : page.index("Spend a day")]
+    tok_bars = dict(re.findall(r'data-day="([\d-]+)" data-value="(\d+)"', tokens_chart))
     assert len(req_bars) == 30 and req_bars[today.isoformat()] == "6" and req_bars[yesterday.isoformat()] == "7"
     assert tok_bars[today.isoformat()] == "110" and tok_bars[yesterday.isoformat()] == "10"
     table = page[page.index("Day by day") : page.index("By key and model")]
     assert re.search(
-        rf'{today.isoformat()}</time></th><td class="num">6</td><td class="num">110</td><td class="num">0</td>', table
-    )
-    assert re.search(
-        rf'{yesterday.isoformat()}</time></th><td class="num">7</td><td class="num">10</td><td class="num">3</td>',
+        rf'{today.isoformat()}</time></th><td class="num">6</td><td class="num">110</td><td class="num">0</td>'
+        r'<td class="num">0.012</td>',
         table,
     )
-    assert "secret-model" not in page and "500" not in table
+    assert re.search(
+        rf'{yesterday.isoformat()}</time></th><td class="num">7</td><td class="num">10</td><td class="num">3</td>'
+        r'<td class="num">1.50</td>',
+        table,
+    )
+    assert "secret-model" not in page and "500" not in table and "7.00" not in page
+
+
+def test_the_page_charts_and_totals_her_spend(alice_client, history):
+    key, today, yesterday = history
+    page = alice_client.get("/usage/").content.decode()
+    chart = page[page.index("Spend a day (USD)") : page.index("</figure>", page.index("Spend a day (USD)"))]
+    bars = dict(re.findall(r'data-day="([\d-]+)" data-value="\d+" data-label="([\d.]+)"', chart))
+    assert len(bars) == 30 and bars[today.isoformat()] == "0.012" and bars[yesterday.isoformat()] == "1.50"
+    assert '<text x="38" y="16" text-anchor="end" class="tick">2.00</text>' in chart  # the top: 1.50 rounded up
+    assert "Spent in these 30 days: <strong>1.512 USD</strong>" in page
+    rows = page[page.index("By key and model") :]
+    assert re.search(r'>chat</td>(<td class="num">[\d,]+</td>){4}<td class="num">0.012</td>', rows)
+    assert "Cost (USD)" in rows
 
 
 def test_filters_by_model_and_key(alice_client, history):
@@ -62,12 +83,18 @@ def test_filters_by_model_and_key(alice_client, history):
 
 
 def test_the_csv_and_the_json_agree_and_hold_only_her_rows(alice_client, history):
+    _, today, yesterday = history
     response = alice_client.get("/usage/export.csv?days=30")
     assert response["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["day", "key_prefix", "model", "requests", "prompt_tokens", "completion_tokens", "refused"]
+    header = response.content.decode().splitlines()[0]
+    assert header == "day,key_prefix,model,requests,prompt_tokens,completion_tokens,refused,cost"
     api = alice_client.get("/api/v1/usage/?days=30").json()
     assert [list(map(str, r.values())) for r in api] == rows[1:]
+    costs = {(r[0], r[2]): r[7] for r in rows[1:]}
+    assert costs[(today.isoformat(), "chat")] == "0.012" and costs[(yesterday.isoformat(), "chat")] == "1.50"
+    assert costs[(today.isoformat(), "embed")] == "0.00" and costs[(yesterday.isoformat(), "")] == "0.00"
+    assert {r["cost"] for r in api} == {"0.012", "1.50", "0.00"}  # strings: exact, never floats
     assert len(rows) == 1 + 4  # today chat and embed; yesterday chat and the refusals' row
     assert all(r[2] != "secret-model" for r in rows[1:])
     assert sum(int(r[3]) for r in rows[1:]) == 13 and sum(int(r[6]) for r in rows[1:]) == 3
@@ -99,7 +126,7 @@ def test_csv_cells_a_spreadsheet_would_run_are_escaped(alice_client, history):
         DailyUsage.objects.create(key=key, day=today, model=name, requests=1)
     body = alice_client.get("/usage/export.csv?days=1").content.decode()
     rows = list(csv.reader(io.StringIO(body, newline="")))
-    assert all(len(row) == 7 for row in rows)  # a "\r" inside a name is quoted, never a row break
+    assert all(len(row) == 8 for row in rows)  # a "\r" inside a name is quoted, never a row break
     models = {row[2] for row in rows}
     assert {"'" + name for name in formulas} <= models
     assert not any(model.startswith(("=", "+", "-", "@", "\t", "\r")) for model in models)
