@@ -63,7 +63,7 @@ def test_chat_streams_renders_safely_and_shows_limit_exceeded(page, live, user, 
     box.fill("one too many")
     box.press("Enter")
     expect(page.locator(".bubble.assistant").last).to_contain_text("Limit Exceeded")
-    expect(page.locator(".bubble.assistant").last).to_contain_text("resets at 00:00 UTC")
+    expect(page.locator(".bubble.assistant").last).to_contain_text("00:00 UTC")
     assert len(upstream_server.requests) == 10
     upstream_server.reset()
 

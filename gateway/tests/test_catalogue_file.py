@@ -171,11 +171,11 @@ def test_prices_load_exactly_as_written_and_a_second_load_changes_nothing(tmp_pa
     from decimal import Decimal
 
     text = (
-        '{"upstreams": [{"name": "main", "base_url": "%s", "api_key": "sk"}], "models": ['
+        '{"upstreams": [{"name": "main", "base_url": "URL", "api_key": "sk"}], "models": ['
         '{"name": "cheap", "upstreams": ["main"], "max_output_tokens": 512,'
         ' "price": {"input_per_million": 0.1, "output_per_million": "1.50", "per_request": 0.000001}},'
         ' {"name": "free", "upstreams": ["main"]}]}'
-    ) % URL
+    ).replace("URL", URL)
     load_text(tmp_path, text)
     cheap = CatalogModel.objects.get(name="cheap")
     assert cheap.price_input_per_million == Decimal("0.1") and cheap.price_output_per_million == Decimal("1.5")

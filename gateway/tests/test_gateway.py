@@ -1,6 +1,7 @@
 """The /v1 gateway under a live daphne, driven by the official openai SDK against the loopback upstream."""
 
 import asyncio
+import datetime
 import time
 
 import httpx
@@ -79,7 +80,9 @@ def test_the_eleventh_request_gets_429_limit_exceeded(sdk, user, key_factory, up
     body = response.json()
     assert body["message"] == "Limit Exceeded"
     assert body["error"]["code"] == "rate_limit_exceeded"
-    assert body["error"]["message"] == "Limit Exceeded: 10RequestPerDay allows 10 requests per day; resets at 00:00 UTC"
+    tomorrow = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)).date()
+    expected = f"Limit Exceeded: 10RequestPerDay allows 10 requests per day; resets at {tomorrow} 00:00 UTC"
+    assert body["error"]["message"] == expected
     assert 0 < int(response.headers["retry-after"]) <= 86401
     assert response.headers["x-ratelimit-remaining-requests"] == "0"
     assert len(upstream_live.requests) == 10  # the refused request never reached the model

@@ -97,7 +97,7 @@ async def test_api_bodies_stay_english_for_a_thai_reader(user, key_factory, upst
         )
         empty = await client.get("/query", params={"message": ""}, headers=thai)
     assert refused.status_code == 429 and refused.json()["message"] == "Limit Exceeded"
-    assert refused.json()["error"]["message"].endswith("resets at 00:00 UTC")
+    assert refused.json()["error"]["message"].endswith(" 00:00 UTC")
     assert empty.status_code == 400 and empty.json() == {"message": "The 'message' query parameter is required."}
 
 
