@@ -13,8 +13,8 @@ from keys.app_settings import app_settings
 from keys.backends.base import BaseKeyBackend
 from keys.exceptions import KeyBackendError
 from keys.metering import utc_today
-from keys.periods import period_current
 from keys.models import ApiKey, Plan
+from keys.periods import period_current
 
 logger = logging.getLogger(__name__)
 

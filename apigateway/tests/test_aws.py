@@ -289,3 +289,40 @@ def test_a_failed_move_puts_the_key_back_in_its_usage_plan(aws, user, monkeypatc
         services.key_switch_plan(key=key, plan_name="30RequestPerDay")
     assert plan_keys(aws, "10RequestPerDay") == [key.backend_id] and plan_keys(aws, "30RequestPerDay") == []
     assert ApiKey.objects.get(pk=key.pk).plan.name == "10RequestPerDay"
+
+
+def test_periods_map_to_usage_plan_periods(aws):
+    Plan.objects.create(name="Weekly", requests_per_day=500, period="week")
+    Plan.objects.create(name="Monthly", requests_per_day=5000, period="month")
+    plans_sync()
+    remote = usage_plans(aws)
+    assert remote["Weekly"]["quota"] == {"limit": 500, "period": "WEEK"}
+    assert remote["Monthly"]["quota"] == {"limit": 5000, "period": "MONTH"}
+    Plan.objects.filter(name="Weekly").update(period="month")
+    assert [c.action for c in plans_sync()] == ["update"]
+    assert usage_plans(aws)["Weekly"]["quota"]["period"] == "MONTH"
+
+
+def test_a_plan_with_a_budget_or_a_zone_is_refused_by_sync_plans_with_a_reason(aws):
+    from decimal import Decimal
+
+    from django.core.management.base import CommandError
+
+    Plan.objects.create(name="Budgeted", requests_per_day=50, budget=Decimal("5"))
+    with pytest.raises(CommandError, match="has a budget, and API Gateway cannot count money"):
+        call_command("sync_plans")
+    assert "Budgeted" not in usage_plans(aws)  # all or nothing
+    Plan.objects.filter(name="Budgeted").update(budget=None, time_zone="Asia/Bangkok")
+    with pytest.raises(CommandError, match="API Gateway counts periods in UTC"):
+        call_command("sync_plans")
+
+
+def test_the_plan_form_refuses_a_budget_with_the_aws_backend(aws):
+    from decimal import Decimal
+
+    from django.core.exceptions import ValidationError
+
+    plan = Plan(name="Budgeted", requests_per_day=50, budget=Decimal("5"))
+    with pytest.raises(ValidationError) as error:
+        plan.full_clean()
+    assert "Budgets and prices need Tollgate's own metering" in str(error.value.message_dict["budget"])

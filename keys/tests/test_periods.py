@@ -98,3 +98,23 @@ async def test_a_monthly_plan_counts_the_whole_month_then_starts_again(clock, us
     assert (await metering.admit(info)).refusal == metering.RefusalCode.REQUESTS
     clock.now = at("2027-01-01T00:00:00+00:00").timestamp()
     assert (await metering.admit(info)).admission.used == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"time_zone": "Mars/Olympus"}, "time_zone", "Mars/Olympus is not a time zone"),
+        ({"time_zone": " UTC"}, "time_zone", "is not a time zone"),
+        ({"period": "fortnight"}, "period", "fortnight"),
+        ({"budget": Decimal("0")}, "budget", "more than zero"),
+        ({"budget": Decimal("-1")}, "budget", "more than zero"),
+        ({"budget": Decimal("0.0000001")}, "budget", "decimal places"),
+    ],
+)
+def test_a_plan_refuses_an_unknown_period_or_zone_and_a_budget_of_zero_or_less(fields, field, words):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as error:
+        Plan(name="Bad", requests_per_day=10, **fields).full_clean()
+    assert words in " ".join(error.value.message_dict[field])
