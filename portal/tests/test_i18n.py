@@ -17,6 +17,7 @@ from accounts.models import AccountSettings
 from gateway.upstreams import default_model
 from keys.metering import utc_today
 from keys.models import ApiKey, QuotaCounter
+from keys.periods import period_bounds
 from portal.tests.test_layering import LAYERS
 from usage import alerts
 
@@ -27,7 +28,7 @@ THAI = re.compile(r"[\u0e01-\u0e5b]")
 KEPT_IN_LATIN = {
     "tollgate", "api", "utc", "csv", "openai", "python", "curl", "aws", "gateway", "iam", "json", "http", "https",
     "english", "enter", "shift", "totp", "email", "ip", "com", "example", "requestperday", "loopback", "model",
-    "localhost", "testserver", "responses",
+    "localhost", "testserver", "responses", "usd",  # an ISO 4217 currency code, as TOLLGATE_CURRENCY names it
 }  # fmt: skip
 
 
@@ -238,7 +239,10 @@ def test_usage_mail_speaks_the_language_the_user_chose(alice_client, user, key_f
     alice_client.post("/i18n/setlang/", {"language": "th", "next": "/"})
     assert alerts.alert_later(key_id=key.pk, day=utc_today(), kind="requests", percent=100).result() is True
     message = mail.outbox[-1]
-    assert "ใช้คำขอของวันนี้ครบแล้ว" in message.subject and "00:00 น. UTC" in message.body
+    reset = period_bounds("day", "UTC")[1]
+    thai_months = ["ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค."]
+    assert "ใช้คำขอของวันนี้ครบแล้ว" in message.subject and "ครั้งต่อวันแล้ว" in message.body
+    assert re.search(rf"จนถึง \S+ {reset.day} {re.escape(thai_months[reset.month - 1])} 00:00 UTC", message.body)
     assert "Limit Exceeded" in message.body  # what the API will answer, quoted as it is
     alice_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert alerts.alert_later(key_id=key.pk, day=utc_today(), kind="requests", percent=80).result() is True
@@ -279,7 +283,7 @@ def test_the_admin_is_thai_for_a_thai_staff_member(client, user_factory, plans, 
     pages = {
         "/admin/": "แพ็กเกจและคีย์ API",
         "/admin/keys/plan/": "คีย์ที่ใช้งานได้",
-        f"/admin/keys/plan/{plans['10RequestPerDay'].pk}/change/": "คำขอต่อวัน",
+        f"/admin/keys/plan/{plans['10RequestPerDay'].pk}/change/": "คำขอต่อรอบ",
         "/admin/keys/apikey/": "เพิกถอนคีย์ที่เลือก",
         f"/admin/keys/apikey/{key.pk}/change/": "คำนำหน้าคีย์",
         "/admin/keys/dailyusage/": "การใช้งานรายวัน",
@@ -293,7 +297,7 @@ def test_the_admin_is_thai_for_a_thai_staff_member(client, user_factory, plans, 
     kept = [
         staff.email, key.public_prefix, "KEYS_BACKEND=aws", "usage plan", "“Control”", "“Command”", "Mac",
         "URL", "True", "False", "Authenticators", "(MFA)", 'alt="Search"', "key.created", "account.logged_in",
-        "TOLLGATE_UPSTREAM_",
+        "TOLLGATE_UPSTREAM_", "TOLLGATE_CURRENCY", "max_tokens", "IANA", "Asia/Bangkok",
         *plans, *(plan.description for plan in plans.values()), "Starter", "Standard", "Plus",
     ]  # fmt: skip
     for path, words in pages.items():

@@ -115,3 +115,27 @@ def test_the_staff_overview_shows_spend_per_plan_model_and_user(staff_client, us
     assert re.search(r'<td class="spent">0.50</td>', users)
     days = table("Day by day")
     assert "<td>3.01</td>" in days
+
+
+def test_periods_budgets_and_spend_read_in_thai(alice_client, user, weekly, plans):
+    from portal.tests.test_i18n import english_left
+
+    key, _ = services.key_create(owner=user, plan_name=weekly.name)
+    start, reset = period_bounds("week", "Asia/Bangkok")
+    QuotaCounter.objects.create(owner=user, plan=weekly, day=start, used=4, tokens=1200, spent_nanos=1_250_000_000)
+    DailyUsage.objects.create(key=key, day=datetime.datetime.now(datetime.UTC).date(), requests=4, cost_nanos=10**9)
+    thai_days = ["จ.", "อ.", "พ.", "พฤ.", "ศ.", "ส.", "อา."]
+    thai_months = ["ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค."]
+    when = f"{thai_days[reset.weekday()]} {reset.day} {thai_months[reset.month - 1]} 00:00 Asia/Bangkok"
+    kept = [user.email, key.public_prefix, *plans, "Asia/Bangkok"]
+    for path in ("/keys/", "/", "/usage/"):
+        page = alice_client.get(path, HTTP_ACCEPT_LANGUAGE="th").content.decode()
+        assert when in page, path
+        assert not english_left(page, *kept), (path, english_left(page, *kept))
+    keys = alice_client.get("/keys/", HTTP_ACCEPT_LANGUAGE="th").content.decode()
+    assert "คำขอต่อสัปดาห์" in keys and "งบประมาณ: <strong>5.00 USD</strong> ต่อสัปดาห์" in keys
+    assert "ใช้จ่ายไปแล้ว 1.25 USD จาก 5.00 USD" in keys and "เหลือ 3.75 USD" in keys
+    dashboard = alice_client.get("/", HTTP_ACCEPT_LANGUAGE="th").content.decode()
+    assert "จาก 20 คำขอ คงเหลือสัปดาห์นี้" in dashboard
+    usage = alice_client.get("/usage/", HTTP_ACCEPT_LANGUAGE="th").content.decode()
+    assert "ยอดใช้จ่ายต่อวัน (USD)" in usage and "ค่าใช้จ่าย (USD)" in usage
