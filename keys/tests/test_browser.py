@@ -83,5 +83,5 @@ def test_the_usage_page_charts_a_real_request_and_exports_it(page, live, user, k
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
     lines = open(download.value.path()).read().splitlines()
-    assert lines[0] == "day,key_prefix,model,requests,prompt_tokens,completion_tokens,refused"
-    assert ",loopback-model,1,1,12,0" in lines[1]
+    assert lines[0] == "day,key_prefix,model,requests,prompt_tokens,completion_tokens,refused,cost"
+    assert lines[1].endswith(",loopback-model,1,1,12,0,0.00")  # the default model has no price
