@@ -79,6 +79,9 @@ def test_plan_cards_key_rows_and_the_usage_page_show_period_budget_and_spend(pag
     expect(row.locator(".budget-left")).to_have_text("0.75 USD left")
     expect(row.locator(".key-reset")).to_have_text(f"resets {resets}")
     expect(row).to_contain_text("1 / 20")
+    page.get_by_role("navigation").get_by_role("link", name="Chat").click()
+    expect(page.locator("#remaining")).to_have_text("19 of 20 requests left this week")
+    expect(page.locator("#key option").first).to_contain_text("20RequestPerDay")
 
     # An older day's spend, as the usage page keeps it (per UTC day).
     yesterday = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
