@@ -75,6 +75,12 @@ def test_with_api_gateway_a_budget_is_refused_on_the_form_not_a_500(aws, staff_c
     page = response.content.decode()
     assert 'class="errorlist' in page and "with KEYS_BACKEND=aws, API Gateway admits requests" in page
     assert Plan.objects.get(pk=plan.pk).budget is None
+    response = staff_client.post(
+        f"/admin/keys/plan/{plan.pk}/change/",
+        {**PLAN_FORM, "name": plan.name, "requests_per_day": 10, "time_zone": "Asia/Bangkok"},
+    )
+    assert response.status_code == 200 and "API Gateway counts periods in UTC" in response.content.decode()
+    assert Plan.objects.get(pk=plan.pk).time_zone == "UTC"
 
 
 def test_the_catalogue_admin_shows_and_edits_prices(staff_client, plans):
