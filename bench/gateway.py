@@ -96,17 +96,24 @@ def main() -> None:
         "upstreams": [{"name": "loop", "base_url": upstream_url + "/v1", "api_key": "provider-secret"}],
         "models": [{"name": "loopback-model", "upstreams": ["loop"]}],
     }
+    priced = {
+        **catalogue,
+        "models": [{**catalogue["models"][0], "price": {"input_per_million": "0.5", "output_per_million": "1.5"}}],
+    }
+    # (name, Redis URL, catalogue, extra environment, budget): a budget makes every call reserve and settle.
     gateways = [
-        ("Tollgate, database counters", "", None, {}),
-        ("Tollgate + catalogue", "", catalogue, {}),
-        ("Tollgate + metrics", "", None, {"METRICS_TOKEN": "bench", "PROMETHEUS_MULTIPROC_DIR": f"{tmp}/metrics"}),
+        ("Tollgate, database counters", "", None, {}, ""),
+        ("Tollgate + catalogue", "", catalogue, {}, ""),
+        ("Tollgate + budget, token prices", "", priced, {}, "1000000"),
+        ("Tollgate + metrics", "", None, {"METRICS_TOKEN": "bench", "PROMETHEUS_MULTIPROC_DIR": f"{tmp}/metrics"}, ""),
     ]
     own_redis = None
     if not args.no_redis and not args.redis and shutil.which("redis-server"):
         own_redis = RedisServer().start()  # never a shared Redis: the bench writes counters
         args.redis = own_redis.url
     if args.redis:
-        gateways.append(("Tollgate, Redis counters", args.redis, None, {}))
+        gateways.append(("Tollgate, Redis counters", args.redis, None, {}, ""))
+        gateways.append(("Tollgate, Redis + budget, prices", args.redis, priced, {}, "1000000"))
     daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
     processes = [
         start([*UPSTREAM, "--port", str(up_port)], {}),
@@ -130,7 +137,7 @@ def main() -> None:
     }
     stack = contextlib.ExitStack()
     try:
-        for index, (name, redis_url, with_catalogue, extra) in enumerate(gateways):
+        for index, (name, redis_url, with_catalogue, extra, budget) in enumerate(gateways):
             port = free_port()
             env = {
                 **base_env,
@@ -138,7 +145,7 @@ def main() -> None:
                 "REDIS_URL": redis_url,
                 **extra,
             }
-            key = prepare_gateway_db(env, with_catalogue)
+            key = prepare_gateway_db(env, with_catalogue, budget=budget)
             processes.append(start([*daphne, "-p", str(port), "portal.asgi:application"], env))
             targets.append(Target(name, port, {"x-api-key": key}))
         if args.against:

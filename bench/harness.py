@@ -66,14 +66,16 @@ def checkout(ref: str) -> Iterator[Path]:
         subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
 
 
-def prepare_gateway_db(env: dict[str, str], catalogue: dict | None, root: Path = ROOT) -> str:
-    """Migrate a fresh database, make a key on a plan too large to run out, load a catalogue if given."""
+def prepare_gateway_db(env: dict[str, str], catalogue: dict | None, root: Path = ROOT, budget: str = "") -> str:
+    """Migrate a fresh database, make a key on a plan too large to run out, load a catalogue if given;
+    with `budget`, the plan has that budget (in money) a day, so every call reserves and settles."""
     manage(env, "migrate", "--noinput", "-v0", root=root)
     code = (
         "from django.contrib.auth.models import User; from keys.models import Plan; "
         "from keys.services import key_create; "
         "Plan.objects.get_or_create(name='Bench', defaults={'requests_per_day': 100_000_000}); "
-        "u, _ = User.objects.get_or_create(username='bench@example.com', email='bench@example.com'); "
+        + (f"Plan.objects.filter(name='Bench').update(budget={budget!r}); " if budget else "")
+        + "u, _ = User.objects.get_or_create(username='bench@example.com', email='bench@example.com'); "
         "u.api_keys.update(revoked_at=__import__('django.utils.timezone').utils.timezone.now()); "
         "print(key_create(owner=u, plan_name='Bench')[1])"
     )

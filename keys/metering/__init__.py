@@ -102,7 +102,7 @@ async def _admit(info: KeyInfo, reservation: Reservation) -> Verdict:
     if wait:
         return Verdict(refusal=RefusalCode.THROTTLE, retry_after=wait)
     if info.reserves:
-        admission = await store.reserve(info, day, reservation)
+        admission = await quota_leases.reserve(store, info, day, reservation)
     else:
         admission = await quota_leases.consume(store, info, day)
     admission = dataclasses.replace(admission, reset_at=reset_at)
@@ -147,7 +147,7 @@ async def refund(info: KeyInfo, reservation: Reservation = NOTHING) -> None:
     """Give back a request that admit() counted, and what it reserved: the model did not answer it."""
     day, _ = info.period_now()
     if info.reserves:
-        await get_quota_store().unreserve(info, day, reservation)
+        await quota_leases.unreserve(get_quota_store(), info, day, reservation)
     else:
         await quota_leases.refund(get_quota_store(), info, day)
 
@@ -233,6 +233,8 @@ def settle(
         return
     tokens_back = (prompt_tokens + completion_tokens) - reservation.tokens
     nanos_back = nanos - reservation.nanos
+    if not (tokens_back or nanos_back) or quota_leases.settle_into(info, info.period_now()[0], tokens_back, nanos_back):
+        return  # it cost what it reserved, or its lease takes the difference back
     task = asyncio.get_running_loop().create_task(_settle(info, tokens_back, nanos_back, reservation))
     _settling.add(task)
     task.add_done_callback(_settling.discard)

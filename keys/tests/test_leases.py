@@ -51,6 +51,55 @@ class LeaseContract:
         assert len(calls) == 3
         assert await sync_to_async(store.used_sync)(large.owner_id, large.plan_id, day) == 1 + 7 + 7
 
+    @pytest.fixture
+    def budgeted(self, store, user, key_factory):
+        """A large plan with a $10 budget and a 100,000-token limit: calls reserve, and lease."""
+        from decimal import Decimal
+
+        Plan.objects.create(name="Budgeted", requests_per_day=1000, tokens_per_day=100_000, budget=Decimal("10"))
+        key, _ = key_factory(user, "Budgeted")
+        return key_info_load(key_id=key.pk)
+
+    async def test_reserving_calls_lease_tokens_and_money_too_and_never_pass_the_budget(
+        self, store, budgeted, monkeypatch
+    ):
+        """A cent a call: two processes spend $10 from leases, exactly, and hand back what settles."""
+        from keys.metering.types import Reservation
+
+        monkeypatch.setattr(leases_module, "LEASE_SECONDS", 0.2)
+        one, two, day = Leases(), Leases(), utc_today()
+        cent = Reservation(10, 10_000_000)
+        results = await asyncio.gather(
+            *((one if i % 2 else two).reserve(store, budgeted, day, cent) for i in range(1100))
+        )
+        first = sum(r.admitted for r in results)
+        assert 990 <= first <= 1000 and {r.short for r in results if not r.admitted} <= {"budget", ""}
+        # Each call cost half its reservation: settled into the lease while it runs, or the store after.
+        for index in range(first):
+            leases = one if index % 2 else two
+            if not leases.settle_into(budgeted, day, -5, -5_000_000):
+                await store.settle(budgeted, day, -5, -5_000_000)
+        await asyncio.sleep(0.6)  # leases end and hand back their requests, tokens and money
+        tokens, nanos = await store.totals(budgeted, day)
+        assert (tokens, nanos) == (5 * first, 5_000_000 * first)
+        assert await sync_to_async(store.used_sync)(budgeted.owner_id, budgeted.plan_id, day) == first
+
+    async def test_a_reserving_lease_takes_one_round_trip_for_many_calls(self, store, budgeted, monkeypatch):
+        from keys.metering.types import Reservation
+
+        leases, day, calls = Leases(), utc_today(), []
+        reserve = store.reserve
+
+        async def counted(*args, **kwargs):
+            calls.append(args)
+            return await reserve(*args, **kwargs)
+
+        monkeypatch.setattr(store, "reserve", counted)
+        for _ in range(10):
+            assert (await leases.reserve(store, budgeted, day, Reservation(10, 1_000_000))).admitted
+        # One call to learn the period's totals, then blocks of 7 (999 // 128): 3 round trips for 10.
+        assert len(calls) == 3
+
     async def test_unspent_requests_are_handed_back_when_the_lease_ends(self, store, large, monkeypatch):
         monkeypatch.setattr(leases_module, "LEASE_SECONDS", 0.2)
         leases, day = Leases(), utc_today()

@@ -53,7 +53,7 @@ async def test_a_token_quota_reserves_each_calls_most_and_settles_to_what_it_too
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_an_output_cap_that_is_not_a_positive_whole_number_gets_400_uncharged(user, upstream):
+async def test_an_output_cap_that_is_not_a_positive_whole_number_gets_400_uncharged(user, plans, upstream):
     key, plaintext = await sync_to_async(services.key_create)(owner=user, plan_name="10RequestPerDay")
     for field, value in (
         ("max_tokens", 0),

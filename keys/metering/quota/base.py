@@ -78,6 +78,10 @@ class BaseQuotaStore:
         never below zero. Returns the period's token and nano totals after it."""
         raise NotImplementedError("subclasses of BaseQuotaStore must provide a settle() method")
 
+    def settle_sync(self, info: KeyInfo, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
+        """settle(), outside the event loop (revocation, process exit)."""
+        raise NotImplementedError("subclasses of BaseQuotaStore must provide a settle_sync() method")
+
     async def unreserve(self, info: KeyInfo, day: datetime.date, reservation: Reservation) -> None:
         """Give back the request and everything `reservation` held: the call was not answered."""
         raise NotImplementedError("subclasses of BaseQuotaStore must provide an unreserve() method")

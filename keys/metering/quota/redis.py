@@ -319,6 +319,12 @@ class RedisQuota(BaseQuotaStore):
         self.journal.add(info.owner_id, info.plan_id, day, 0, tokens, nanos)
         return int(totals[0]), int(totals[1])
 
+    def settle_sync(self, info: KeyInfo, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
+        keys = [self.tokens_key(info.owner_id, info.plan_id, day), self.nanos_key(info.owner_id, info.plan_id, day)]
+        totals = self.sync.eval(_ADJUST_LUA, 2, *keys, tokens, nanos)
+        self.journal.add(info.owner_id, info.plan_id, day, 0, tokens, nanos)
+        return int(totals[0]), int(totals[1])
+
     async def unreserve(self, info: KeyInfo, day: datetime.date, reservation: Reservation) -> None:
         keys = self._reserve_keys(info, day)
         keys = [keys[0], keys[3], keys[4]]
