@@ -7,6 +7,8 @@ import datetime
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from keys.periods import moment_text
+
 LIMIT_EXCEEDED = _("Limit Exceeded")
 TOO_MANY_REQUESTS = _("Too Many Requests")
 
@@ -40,7 +42,7 @@ PERIOD_NAMES = {
 
 
 def _when(reset_at: datetime.datetime) -> str:
-    return f"{reset_at:%Y-%m-%d %H:%M} {reset_at.tzname()}"
+    return moment_text(reset_at)
 
 
 def limit_detail(plan: str, limit: int, period: str, reset_at: datetime.datetime) -> str:

@@ -50,7 +50,8 @@ def upstream_failed(status: int) -> str:
 def resets(reset_at: datetime.datetime | None) -> str:
     if reset_at is None:
         return RESETS
-    return f"resets at {reset_at:%Y-%m-%d %H:%M} {reset_at.tzname()}"
+    zone = getattr(reset_at.tzinfo, "key", None) or reset_at.tzname()
+    return f"resets at {reset_at:%Y-%m-%d %H:%M} {zone}"
 
 
 def limit_exceeded(plan: str, limit: int, period: str = "day", reset_at: datetime.datetime | None = None) -> str:

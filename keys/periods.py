@@ -6,6 +6,7 @@ import zoneinfo
 from functools import lru_cache
 
 PERIODS = ("day", "week", "month")
+MOMENT_FORMAT = "D j M H:i"  # Mon 7 Dec 00:00; the names in the active language
 # (period, zone) -> (begins, ends, first day, reset): Unix times of the period's bounds, and the answer.
 _current: dict[tuple[str, str], tuple[float, float, datetime.date, datetime.datetime]] = {}
 
@@ -62,3 +63,15 @@ def period_current(period: str, time_zone: str) -> tuple[datetime.date, datetime
 def seconds_until(reset: datetime.datetime) -> int:
     """Whole seconds until `reset`, at least 1."""
     return max(int(reset.timestamp() - time.time()) + 1, 1)
+
+
+def zone_name(moment: datetime.datetime) -> str:
+    """The moment's zone as IANA names it (Asia/Bangkok), else its abbreviation."""
+    return getattr(moment.tzinfo, "key", None) or moment.tzname() or "UTC"
+
+
+def moment_text(moment: datetime.datetime) -> str:
+    """A moment in its own time zone, for people: 'Mon 7 Dec 00:00 Asia/Bangkok' (in the active language)."""
+    from django.utils import dateformat
+
+    return f"{dateformat.format(moment, MOMENT_FORMAT)} {zone_name(moment)}"

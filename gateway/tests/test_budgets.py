@@ -208,3 +208,41 @@ async def test_an_unknown_key_asking_its_state_gets_401(upstream):
 
 
 _ = UpstreamError  # the relay turns it into the error event the tests above read
+
+
+async def test_the_openai_sdk_reads_the_keys_state_as_the_readme_shows(budget_key, upstream):
+    import openai
+
+    from portal.asgi import application
+
+    _, plaintext = budget_key
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=application))
+    client = openai.AsyncOpenAI(base_url="http://localhost/v1", api_key=plaintext, http_client=http)
+    state = await client.get("/key", cast_to=object)
+    assert state["budget"] == {"limit": "1.00", "spent": "0.00", "remaining": "1.00", "currency": "USD"}
+    assert state["requests"]["remaining"] == 100
+    await http.aclose()
+
+
+async def test_the_keys_state_agrees_with_the_usage_page_the_api_and_the_csv(priced, budget_key, client):
+    import csv
+    import io
+
+    await sync_to_async(priced)("loopback-model", price_per_request=Decimal("0.001"))
+    key, plaintext = budget_key
+    for tokens in (20, 30, 40):
+        assert (await post_v1(plaintext, {**HELLO, "model": "loopback-model", "max_tokens": tokens})).status_code == 200
+    await metering.settlements_wait()
+    await sync_to_async(metering.usage_flush)()
+    state = (await get_key_state(plaintext)).json()
+    await sync_to_async(client.force_login)(key.owner)
+    rows = list(csv.DictReader(io.StringIO((await sync_to_async(client.get)("/usage/export.csv")).content.decode())))
+    api = (await sync_to_async(client.get)("/api/v1/usage/")).json()
+    api_rows = api["results"] if isinstance(api, dict) else api
+    page = (await sync_to_async(client.get)("/usage/")).content.decode()
+    spent = Decimal(state["budget"]["spent"])
+    assert spent == 3 * Decimal("0.0131")  # three calls, each 0.0001 + 0.012 + 0.001
+    assert sum(Decimal(row["cost"]) for row in rows) == spent
+    assert sum(Decimal(row["cost"]) for row in api_rows) == spent
+    assert sum(int(row["requests"]) for row in rows) == state["requests"]["used"] == 3
+    assert state["budget"]["spent"] in page or f"{spent:.4f}" in page

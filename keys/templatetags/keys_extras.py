@@ -5,12 +5,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from django import template
-from django.utils import dateformat
 from django.utils.translation import gettext, pgettext_lazy
 
 from keys.app_settings import app_settings
 from keys.money import money_text, to_nanos
-from keys.periods import period_current
+from keys.periods import moment_text, period_current
 
 register = template.Library()
 
@@ -26,7 +25,6 @@ THIS_PERIOD = {
     "week": pgettext_lazy("the period running now", "this week"),
     "month": pgettext_lazy("the period running now", "this month"),
 }
-MOMENT_FORMAT = "D j M H:i"  # Mon 7 Dec 00:00; the names in the page's language
 
 
 @register.filter
@@ -57,12 +55,6 @@ def this_period(period: str) -> str:
 def plan_resets_at(plan) -> datetime.datetime:
     """When the plan's current period ends: an aware datetime in the plan's time zone."""
     return period_current(plan.period, plan.time_zone)[1]
-
-
-def moment_text(moment: datetime.datetime) -> str:
-    """A moment in its own time zone, named as IANA does: 'Mon 7 Dec 00:00 Asia/Bangkok'."""
-    zone = getattr(moment.tzinfo, "key", None) or moment.tzname() or "UTC"
-    return f"{dateformat.format(moment, MOMENT_FORMAT)} {zone}"
 
 
 @register.filter
