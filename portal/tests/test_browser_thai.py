@@ -86,7 +86,7 @@ def test_a_thai_reader_signs_up_generates_a_key_chats_and_meets_the_limit(thai_p
     box.press("Enter")
     limit = page.locator(".bubble.assistant").last
     expect(limit).to_contain_text("เกินโควตาแล้ว")
-    expect(limit).to_contain_text(re.compile(r"เริ่มนับใหม่เวลา \d{4}-\d{2}-\d{2} 00:00 UTC"))
+    expect(limit).to_contain_text(re.compile(r"เริ่มนับใหม่เวลา .+ 00:00 UTC"))
     expect(page.locator("#conversations a").first).to_have_text("สวัสดีครับ")
     assert thai_font_in_use(page)
     shot = shoot(page, "4-limit-exceeded")

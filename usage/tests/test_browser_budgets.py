@@ -23,6 +23,7 @@ def weekly_budget(plans, upstream_server):
     upstream_server.reset()
     plan = plans["20RequestPerDay"]
     plan.period, plan.time_zone, plan.budget = "week", "Asia/Bangkok", Decimal("1")
+    plan.display_name = "Standard"  # as the seed migration names it; an earlier test may have flushed it
     plan.save()
     loop = Upstream.objects.create(name="loop", base_url=upstream_server.base_url)
     model = CatalogModel.objects.create(name="loopback-model", price_per_request=Decimal("0.25"))
