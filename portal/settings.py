@@ -241,6 +241,9 @@ LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Traces of every call by OTLP/HTTP to <endpoint>/v1/traces; unset: nothing is traced.
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="tollgate")
 # The one currency of prices, budgets and spend (a label: Tollgate never converts).
 TOLLGATE_CURRENCY = env.str("TOLLGATE_CURRENCY", default="USD")
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
