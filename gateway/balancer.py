@@ -10,6 +10,7 @@ from typing import TypeVar
 from gateway import health, metrics
 from gateway.catalogue import Route, Target
 from gateway.errors import UpstreamError
+from gateway.signals import upstream_state_changed
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ def order(targets: tuple[Target, ...]) -> list[Target]:
 
 def note_success(target: Target, seconds: float = 0.0) -> None:
     circuit = _circuit(target)
+    if circuit.failures >= FAILURES_TO_OPEN:
+        upstream_state_changed.send_robust(sender=None, upstream=target.upstream_name, state="up")
     circuit.failures, circuit.open_until = 0, 0.0
     health.record_success(target.upstream_id, seconds)
     metrics.count_upstream(target.upstream_name, "ok")
@@ -62,6 +65,9 @@ def note_failure(target: Target, exc: UpstreamError, seconds: float = 0.0) -> No
     circuit.failures += 1
     if circuit.failures >= FAILURES_TO_OPEN:
         circuit.open_until = time.monotonic() + REST_SECONDS
+        if circuit.failures == FAILURES_TO_OPEN:
+            reason = f"{exc.code}: {exc.message}"
+            upstream_state_changed.send_robust(sender=None, upstream=target.upstream_name, state="down", reason=reason)
     # exc.message names the upstream's own status where it gave one ("failed (HTTP 500)").
     logger.warning("upstream %s failed: %s, %s", target.upstream_name, exc.code, exc.message)
     health.record_failure(target.upstream_id, f"{exc.code}: {exc.message}", seconds)

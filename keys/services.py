@@ -22,8 +22,8 @@ from keys.exceptions import (
     SamePlan,
 )
 from keys.metering import carry_over, forget_key
-from keys.models import ApiKey, Plan
-from keys.signals import key_created, key_revoked, key_rotated, key_switched
+from keys.models import EXPIRY_WARNING, ApiKey, Plan
+from keys.signals import key_created, key_expiring, key_revoked, key_rotated, key_switched
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +205,18 @@ def keys_expire_due() -> int:
         except KeyServiceError:
             logger.warning("could not revoke expired key %s; will try again", key.public_prefix)
     return done
+
+
+def keys_expiring_announce() -> int:
+    """Send key_expiring for every active key that expires within EXPIRY_WARNING; how many. Receivers
+    post each once per key and expiry, so running this often (cron, expire_keys) is harmless."""
+    soon = timezone.now() + EXPIRY_WARNING
+    keys = ApiKey.objects.filter(revoked_at__isnull=True, expires_at__gt=timezone.now(), expires_at__lte=soon)
+    count = 0
+    for key in keys.select_related("plan", "owner"):
+        key_expiring.send_robust(sender=ApiKey, key=key)
+        count += 1
+    return count
 
 
 def _forget(key: ApiKey) -> None:

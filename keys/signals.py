@@ -5,12 +5,14 @@ Keys sends them with send_robust: a failing receiver is logged, and never undoes
 
 from django.dispatch import Signal
 
-# Sent once per threshold crossed: key_id, day, kind ("requests" or "tokens"), percent (80 or 100).
+# Sent once per threshold crossed: key_id, day (the period's first), kind ("requests", "tokens" or "budget"),
+# percent (80 or 100).
 usage_threshold_crossed = Signal()
 
 # Sent after a change commits to the caller. `actor` (where given): who did it; otherwise the request's user.
 key_created = Signal()  # key
 key_revoked = Signal()  # key, because ("revoked", or "expired")
+key_expiring = Signal()  # key: it expires within EXPIRY_WARNING (sent by keys_expiring_announce)
 key_rotated = Signal()  # key (the old one), new_key
 key_switched = Signal()  # key (now in its new plan), old_plan
 plan_saved = Signal()  # plan, change ("created", "edited" or "retired"), fields (names changed), actor

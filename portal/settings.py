@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "requestlog",
     "apigateway",
     "gateway",
+    "webhooks",
     "chat",
     "portal",  # its management commands (model_source for `make run`'s banner) and the cache table's hook
 ]
@@ -260,6 +261,10 @@ GATEWAY_CATALOGUE_SECONDS = env.float("GATEWAY_CATALOGUE_SECONDS", default=2.0)
 # The request log: days kept, and whether it stores the client's address.
 REQUEST_LOG_DAYS = env.int("REQUEST_LOG_DAYS", default=30)
 REQUEST_LOG_IP = env.bool("REQUEST_LOG_IP", default=True)
+# Webhooks: loopback and private addresses only when allowed (the default only in debug), and their timing.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_BACKOFF_SECONDS = env.float("WEBHOOK_BACKOFF_SECONDS", default=2.0)
 AWS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default=""))
 AWS_API_GATEWAY_API_ID = env.str("AWS_API_GATEWAY_API_ID", default="")
 AWS_API_GATEWAY_STAGE = env.str("AWS_API_GATEWAY_STAGE", default="")

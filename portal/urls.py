@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("keys.urls")),
     path("", include("usage.urls")),
     path("", include("requestlog.urls")),
+    path("", include("webhooks.urls")),
     path("", include("chat.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
