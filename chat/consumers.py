@@ -82,6 +82,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.note = calls.note_begin(
             endpoint=CHAT_ENDPOINT, request_id=uuid.uuid4().hex, client_ip=client[0] if client else None
         )
+        self.traced = traced = calls.trace_begin(route=CHAT_ENDPOINT, request_id=self.note.request_id, name="chat.turn")
+        try:
+            await self.turn_start(kind, content)
+        finally:
+            if traced is not None:
+                calls.trace_detach(traced)  # the answer's task keeps its copy of the context
+
+    async def turn_start(self, kind: str, content: dict) -> None:
+        """Check the frame's key and model, spend one request, and start answering."""
         user_key = None
         if self.key_in_frame:
             user_key = content.get("api_key") if isinstance(content.get("api_key"), str) else ""
@@ -117,6 +126,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         return ""
 
     async def answer(self, call: Call, text: str | None, conversation_id: int | None) -> None:
+        span = calls.trace_child_begin("relay")
         try:
             reply = answers.reply_stream(call=call, content=text, conversation_id=conversation_id)
             # aclosing: a Stop that lands while we send a frame must still end the upstream request.
@@ -132,6 +142,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             logger.exception("chat turn failed")
             await call.refund()
             await self.error("upstream_error", messages.OUR_FAILURE, retry=True)
+        finally:
+            if span is not None:
+                calls.trace_child_end(span, attributes={"tollgate.stream": True})
 
     async def relay(self, event) -> None:
         if isinstance(event, answers.Started):
@@ -166,6 +179,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         note, self.note = getattr(self, "note", None), None
         if note is not None:
             note.end(status)
+        traced, self.traced = getattr(self, "traced", None), None
+        if traced is not None:
+            calls.trace_end(traced, status, note, detach=False)
 
 
 def _requests_spent(refused: Refused) -> tuple[str, str, dict]:

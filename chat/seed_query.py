@@ -60,6 +60,7 @@ async def stream_as_text(receive: Receive, send: Send, reply, headers: list) -> 
     """Send the reply's deltas as a plain-text body; a failure before the first delta is a JSON error."""
     started = False
     watch_task = asyncio.ensure_future(wait_for_disconnect(receive))
+    span = calls.trace_child_begin("relay")
     try:
         async for event in reply:
             if watch_task.done():  # the client left: closing the reply below ends the upstream request
@@ -81,3 +82,5 @@ async def stream_as_text(receive: Receive, send: Send, reply, headers: list) -> 
     finally:
         watch_task.cancel()
         await reply.aclose()
+        if span is not None:
+            calls.trace_child_end(span, attributes={"tollgate.stream": True})

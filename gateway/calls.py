@@ -6,10 +6,11 @@
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from gateway import balancer, metrics
+from gateway import balancer, metrics, tracing
 from gateway.app_settings import app_settings
 from gateway.bodies import ModelRequest
 from gateway.catalogue import Route, Target, catalogue, snapshot_load
@@ -29,6 +30,11 @@ from gateway.sse import (
     usage_tokens,
 )
 from gateway.streams import Stream
+from gateway.tracing import child_begin as trace_child_begin
+from gateway.tracing import child_end as trace_child_end
+from gateway.tracing import request_begin as trace_begin
+from gateway.tracing import request_detach as trace_detach
+from gateway.tracing import request_end as trace_end
 from gateway.upstreams import aws_gateway_upstream, default_model
 from keys import metering
 from keys.backends import get_backend
@@ -54,8 +60,14 @@ __all__ = [
     "route_find",
     "socket_closed",
     "socket_opened",
+    "trace_begin",
+    "trace_child_begin",
+    "trace_child_end",
+    "trace_detach",
+    "trace_end",
 ]
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 CHAT_PATH = "/chat/completions"
 # Refusals that are demand turned away by a limit: counted for the metrics and the Refusal rows.
 _LIMITS = frozenset({RefusalCode.REQUESTS, RefusalCode.TOKENS, RefusalCode.THROTTLE, RefusalCode.BUDGET})
@@ -132,6 +144,20 @@ async def call_admit(
     `request` if given, else when the call opens with its request (the chat builds it later).
     `completes`: the endpoint answers with generated tokens (chat, completions, responses).
     """
+    span = tracing.child_begin("admission")
+    if span is None:
+        return await _admit(info=info, route=route, request=request, completes=completes)
+    try:
+        admitted = await _admit(info=info, route=route, request=request, completes=completes)
+    except Exception as exc:
+        tracing.child_end(span, error=type(exc).__name__)
+        raise
+    refusal = admitted.code.value if isinstance(admitted, Refused) else ""
+    tracing.admission_end(span, plan=admitted.info.plan_name, refusal=refusal)
+    return admitted
+
+
+async def _admit(*, info: KeyInfo, route: Route, request: ModelRequest | None, completes: bool) -> "Call | Refused":
     metrics.note(model=model_label(route), plan=info.plan_name)
     if info.expired:
         return _refused(info, RefusalCode.EXPIRED)
@@ -269,7 +295,7 @@ class Call:
         await self._reserve_whole(request)
         self._started = time.monotonic()
         try:
-            (answer, content_type), target = await balancer.with_failover(self.route, attempt)
+            (answer, content_type), target = await self._with_failover(attempt)
         except (UpstreamError, UpstreamRefused, AdmissionRefused) as exc:
             await self._not_answered(exc)
         self._answered_by(target)
@@ -293,7 +319,7 @@ class Call:
         await self._reserve_whole(request)
         self._started = time.monotonic()
         try:
-            self._stream, target = await balancer.with_failover(self.route, attempt)
+            self._stream, target = await self._with_failover(attempt)
         except (UpstreamError, UpstreamRefused, AdmissionRefused) as exc:
             await self._not_answered(exc)
         self._answered_by(target)
@@ -343,6 +369,25 @@ class Call:
         if self._stream is not None:
             self._stream.close()
         self._record()
+
+    async def _with_failover(self, attempt: Callable[[Target], Awaitable[T]]) -> tuple[T, Target]:
+        """balancer.with_failover, traced as the call's upstream span when tracing is on."""
+        span = tracing.child_begin("upstream")
+        if span is None:
+            return await balancer.with_failover(self.route, attempt)
+        tried: list[Target] = []
+
+        async def counted(target: Target) -> T:
+            tried.append(target)
+            return await attempt(target)
+
+        try:
+            answered = await balancer.with_failover(self.route, counted)
+        except Exception as exc:
+            tracing.upstream_end(span, tried, exc)
+            raise
+        tracing.upstream_end(span, tried)
+        return answered
 
     def _answered_by(self, target: Target) -> None:
         if self.note is not None:

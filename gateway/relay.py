@@ -2,7 +2,7 @@
 
 import json
 
-from gateway import messages
+from gateway import messages, tracing
 from gateway.bodies import ModelRequest
 from gateway.calls import Call, CallRefused
 from gateway.errors import UpstreamError, UpstreamRefused
@@ -19,7 +19,10 @@ async def relay_whole(send: Send, call: Call, path: str, request: ModelRequest) 
     except CallRefused as refusal:
         return await send_refusal(send, refusal.refused)
     headers = [(b"content-type", content_type.encode("latin-1")), *admission_headers(call.admission)]
+    span = tracing.child_begin("relay")
     await send_bytes(send, 200, answer, headers)
+    if span is not None:
+        tracing.child_end(span, attributes={"tollgate.stream": False})
 
 
 async def relay_stream(receive: Receive, send: Send, call: Call, path: str, request: ModelRequest, asks_usage: bool):
@@ -32,10 +35,17 @@ async def relay_stream(receive: Receive, send: Send, call: Call, path: str, requ
     await send(
         {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *admission_headers(call.admission)]}
     )
+    span = tracing.child_begin("relay")
+    finished, error = True, ""
     try:
-        await unless_client_leaves(_relay_events(send, call), receive, call.abandon)
+        finished, _ = await unless_client_leaves(_relay_events(send, call), receive, call.abandon)
     except UpstreamError as failure:
+        error = failure.code
         await send_stream_error(send, failure, charged=call.delivered)
+    finally:
+        if span is not None:
+            facts = {"tollgate.stream": True, "tollgate.client_left": not finished}
+            tracing.child_end(span, error=error, attributes=facts)
 
 
 async def _relay_events(send: Send, call: Call) -> None:

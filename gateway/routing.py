@@ -4,7 +4,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from gateway import messages, metrics
+from gateway import messages, metrics, tracing
 from gateway.endpoints import ROUTES
 from gateway.http import Receive, Scope, Send, send_bytes, send_error
 from gateway.notes import note_begin
@@ -80,7 +80,8 @@ async def dispatch(routes: Routes, scope: Scope, receive: Receive, plain_send: S
 
 async def noted(handler: Handler, path: str, scope: Scope, receive: Receive, send: Send) -> None:
     """Run the handler with the call's note begun: its answer's status and first byte are noted, the
-    request log gets its row, and (with METRICS_TOKEN set) the metrics count and time it."""
+    request log gets its row, (with METRICS_TOKEN set) the metrics count and time it, and (with
+    OTEL_EXPORTER_OTLP_ENDPOINT set) it is traced."""
     client = scope.get("client")
     note = note_begin(endpoint=path, request_id=current_request_id.get(), client_ip=client[0] if client else None)
     status = [0]
@@ -95,9 +96,12 @@ async def noted(handler: Handler, path: str, scope: Scope, receive: Receive, sen
     observing = metrics.enabled()
     if observing:
         metrics.observation.set({})
+    traced = tracing.request_begin(route=path, request_id=note.request_id, method=scope["method"])
     try:
         await handler(scope, receive, send_noting)
     finally:
         note.end(status[0] or 499)
+        if traced is not None:
+            tracing.request_end(traced, status[0] or 499, note)
         if observing:
             metrics.observe_request(path, status[0] or 499, time.monotonic() - note.clock)
