@@ -87,9 +87,19 @@ def raw_request(url: str, head: bytes, body: bytes = b"", timeout: float = 5) ->
         except OSError:
             pass  # the server may close before taking it all: that is the point
         answer = b""
-        while chunk := sock.recv(65536):
+        while not _complete(answer) and (chunk := sock.recv(65536)):
             answer += chunk
     return answer
+
+
+def _complete(answer: bytes) -> bool:
+    """A whole answer with a Content-Length is read: stop there, for a server that keeps the connection."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:] if _ else []:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
 
 
 def test_daphne_refuses_a_huge_body_from_its_length_without_waiting_for_it(live):
