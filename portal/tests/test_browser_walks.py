@@ -117,3 +117,38 @@ def test_a_thai_reader_whose_form_is_refused_reads_the_csrf_page_in_thai_with_th
         assert no_page_overflow(page)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_admins_upstream_and_model_lists_fit_1280_pixels(browser, live, user_factory, language):
+    """Long base URLs, a misconfigured key in red, and prices: the changelists still fit a 1280-pixel screen."""
+    from decimal import Decimal
+
+    from gateway.models import CatalogModel, Upstream
+
+    staff = user_factory("staff@example.com", is_staff=True, is_superuser=True)
+    long_url = "https://inference-gateway.eu-central-1.internal.models.example.com/openai/deployments/v1"
+    for index in range(3):
+        Upstream.objects.create(name=f"provider-{index}-with-a-long-name", base_url=long_url, weight=index + 1)
+    Upstream.objects.create(name="sealed", base_url=long_url, sealed_api_key="not-a-fernet-token")
+    model = CatalogModel.objects.create(
+        name="gpt-4o-mini-2024-07-18-long-model-name",
+        price_input_per_million=Decimal("0.15"),
+        price_output_per_million=Decimal("0.6"),
+        price_per_request=Decimal("0.0001"),
+    )
+    model.upstreams.set(Upstream.objects.all())
+    context = browser.new_context(locale=LANGUAGES[language], viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        browser_log_in(page, live, staff.email)
+        for path in ("/admin/gateway/upstream/", "/admin/gateway/catalogmodel/"):
+            page.goto(live.url + path)
+            expect(page.locator("#result_list")).to_be_visible()
+            shoot(page, f"admin-{path.split('/')[3]}-{language}-desktop")
+            assert no_page_overflow(page), f"{path} scrolls sideways at 1280 px"
+            results = page.locator(".results")
+            widths = results.evaluate("el => [el.scrollWidth, el.clientWidth]")
+            assert widths[0] <= widths[1] + 1, f"{path}'s table overflows: {widths}"
+    finally:
+        context.close()
