@@ -169,10 +169,14 @@ async def _admit(*, info: KeyInfo, route: Route, request: ModelRequest | None, c
     except Exception:
         logger.exception("quota check failed")
         verdict = Verdict(refusal=RefusalCode.UNAVAILABLE)
+    moved = verdict.info is not None and verdict.info.reserves != info.reserves
     info = verdict.info or info  # the key moved plans since its facts were cached
     if verdict.refusal is not None:
         return _refused(info, verdict.refusal, verdict.admission, verdict.retry_after)
-    return Call(info, route, verdict.admission, reservation, reserved_for=request, completes=completes)
+    # Moved into a plan that reserves, the call was admitted with the old plan's (empty) reservation:
+    # it tops up when it opens, as a chat turn does.
+    reserved_for = None if moved else request
+    return Call(info, route, verdict.admission, reservation, reserved_for=reserved_for, completes=completes)
 
 
 def currency() -> str:
@@ -259,8 +263,10 @@ class Call:
         self.completes = completes
         self._request = reserved_for
         self._reserved_whole = reserved_for is not None or not info.reserves or admission is None
-        # Tokens cost money or count against a limit: delivered text is counted, to estimate what goes unreported.
-        self._counting = admission is not None and (info.reserves or bool(route.price and route.price.per_token))
+        # Tokens count against a limit or a budget: delivered text is counted, to estimate what goes
+        # unreported. Other plans' streams are relayed without reading each event.
+        self._counting = admission is not None and info.reserves
+        self._period = admission.period if admission is not None else None
         self._stream: Stream | None = None
         self._started = 0.0
         self._settled = False
@@ -274,6 +280,7 @@ class Call:
         self._reserved_whole = True
         whole = call_reservation(info=self.info, route=self.route, request=request, completes=self.completes)
         more = Reservation(max(whole.tokens - self.reservation.tokens, 0), max(whole.nanos - self.reservation.nanos, 0))
+        whole = Reservation(self.reservation.tokens + more.tokens, self.reservation.nanos + more.nanos)
         if not (more.tokens or more.nanos):
             return
         try:
@@ -429,7 +436,7 @@ class Call:
             return
         self._settled = True
         if self.admission is not None:
-            await metering.refund(self.info, self.reservation)
+            await metering.refund(self.info, self.reservation, self._period)
 
     def _record(self) -> None:
         if self._settled:
@@ -453,6 +460,7 @@ class Call:
             prompt_tokens=prompt,
             completion_tokens=completion,
             nanos=nanos,
+            period=self._period,
         )
 
     def _cost(self) -> tuple[int, int, int]:

@@ -16,6 +16,7 @@ from gateway.catalogue import Route
 from keys.metering import KeyInfo, Reservation
 
 DEFAULT_MAX_OUTPUT = 4096
+MAX_OUTPUT = 10_000_000  # far past any model's; larger would only overflow the counters
 IMAGE_TOKENS = 2000
 OUTPUT_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 _SKIPPED = frozenset({"model", "stream", "stream_options", "user", "metadata", "service_tier", "response_format"})
@@ -25,7 +26,9 @@ def output_fields_check(payload: dict) -> None:
     """Refuse an output cap that is not a positive whole number, before anything is charged."""
     for field in OUTPUT_FIELDS:
         value = payload.get(field)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_OUTPUT
+        ):
             raise BodyProblem(messages.output_cap_invalid(field))
     n = payload.get("n")
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 128):

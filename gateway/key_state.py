@@ -1,16 +1,19 @@
 """GET /v1/key: what the calling key has left this period, asked with the key itself and never charged."""
 
 import datetime
+import logging
 
 from gateway.catalogue import catalogue
 from gateway.http import Receive, Scope, Send, send_json
-from gateway.refusals import authenticate, ratelimit_headers
+from gateway.refusals import authenticate, ratelimit_headers, send_unavailable
 from gateway.upstreams import default_model
 from keys import metering
 from keys.app_settings import app_settings as keys_settings
 from keys.metering import KeyInfo, PeriodCounts
 from keys.money import money_text
 from keys.periods import seconds_until
+
+logger = logging.getLogger(__name__)
 
 
 def _left(limit: int | None, used: int) -> int | None:
@@ -51,7 +54,11 @@ async def key_state(scope: Scope, receive: Receive, send: Send) -> None:
     info = await authenticate(scope, send)
     if info is None:
         return
-    counts = await metering.counts(info)
+    try:
+        counts = await metering.counts(info)
+    except Exception:
+        logger.exception("could not read the key's counts")
+        return await send_unavailable(send)
     snapshot = await catalogue()
     models = snapshot.granted(info.plan_id) if not snapshot.empty else [m for m in [default_model()] if m]
     reset_in = seconds_until(counts.reset_at)

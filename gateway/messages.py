@@ -77,7 +77,7 @@ def budget_exceeded(plan: str, budget: str, left: str, currency: str, period: st
 
 
 def output_cap_invalid(field: str) -> str:
-    return f"'{field}' must be a whole number of at least 1. The request was not charged."
+    return f"'{field}' must be a whole number from 1 to 10000000. The request was not charged."
 
 
 N_INVALID = "'n' must be a whole number from 1 to 128. The request was not charged."

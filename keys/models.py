@@ -36,9 +36,14 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+MAX_BUDGET = Decimal(1_000_000)  # counted in nanos, exactly, in every store (Redis compares below 2**53)
+
+
 def validate_positive_money(value: Decimal) -> None:
     if value is not None and value <= 0:
         raise ValidationError(_("A budget must be more than zero; leave it empty for none."))
+    if value is not None and value > MAX_BUDGET:
+        raise ValidationError(_("A budget may be at most 1,000,000 a period."))
 
 
 class Plan(models.Model):

@@ -246,3 +246,28 @@ async def test_the_keys_state_agrees_with_the_usage_page_the_api_and_the_csv(pri
     assert sum(Decimal(row["cost"]) for row in api_rows) == spent
     assert sum(int(row["requests"]) for row in rows) == state["requests"]["used"] == 3
     assert state["budget"]["spent"] in page or f"{spent:.4f}" in page
+
+
+async def test_a_key_moved_into_a_plan_that_reserves_tops_up_before_its_call(priced, user, upstream):
+    """Its facts were cached in a plan without limits; it now counts tokens: the call must not be free."""
+    from keys.services import key_switch_plan
+
+    await sync_to_async(priced)("loopback-model")
+    await Plan.objects.acreate(name="Plain", requests_per_day=100)
+    await Plan.objects.acreate(name="Fifty", requests_per_day=100, tokens_per_day=50)
+    key, plaintext = await sync_to_async(key_create)(owner=user, plan_name="Plain")
+    stale = await calls.authenticate(plaintext)
+    await sync_to_async(key_switch_plan)(key=key, plan_name="Fifty")
+    route = await calls.route_find(info=stale, model="loopback-model")
+    request = calls.chat_request(model="loopback-model", messages=HELLO["messages"])
+    request.payload["max_tokens"] = 20
+    call = await calls.call_admit(info=stale, route=route, request=request)
+    assert call.info.reserves and call.reservation.tokens == 0  # admitted by the new plan, not yet reserved
+    await call.open(calls.CHAT_PATH, request)
+    assert call.reservation.tokens == len(b"user") + len(b"hi") + 4 + 20
+    async for _ in call.events():
+        pass
+    await metering.settlements_wait()
+    fifty = await Plan.objects.aget(name="Fifty")
+    counter = await QuotaCounter.objects.aget(owner_id=key.owner_id, plan=fifty)
+    assert counter.tokens == 1 + 12  # charged what it took

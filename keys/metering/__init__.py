@@ -105,7 +105,7 @@ async def _admit(info: KeyInfo, reservation: Reservation) -> Verdict:
         admission = await quota_leases.reserve(store, info, day, reservation)
     else:
         admission = await quota_leases.consume(store, info, day)
-    admission = dataclasses.replace(admission, reset_at=reset_at)
+    admission = dataclasses.replace(admission, reset_at=reset_at, period=day)
     if admission.revoked:
         return Verdict(admission=admission, refusal=RefusalCode.REVOKED)
     if admission.moved:
@@ -128,12 +128,13 @@ async def _admit(info: KeyInfo, reservation: Reservation) -> Verdict:
 async def reserve_more(info: KeyInfo, reservation: Reservation) -> Verdict:
     """Top up an admitted call's reservation (no further request), once its whole prompt is known."""
     (day, reset_at), store = info.period_now(), get_quota_store()
-    admission = dataclasses.replace(await store.reserve(info, day, reservation, requests=0), reset_at=reset_at)
+    admission = await store.reserve(info, day, reservation, requests=0)
+    admission = dataclasses.replace(admission, reset_at=reset_at, period=day)
     if admission.admitted:
         return Verdict(admission=admission)
     if admission.revoked or admission.moved:
         return Verdict(admission=admission, refusal=RefusalCode.REVOKED)
-    code = RefusalCode.TOKENS if admission.short == "tokens" else RefusalCode.BUDGET
+    code = {"tokens": RefusalCode.TOKENS, "budget": RefusalCode.BUDGET}.get(admission.short, RefusalCode.REQUESTS)
     return Verdict(admission=admission, refusal=code, retry_after=seconds_until(reset_at))
 
 
@@ -143,9 +144,10 @@ def refusal_record(info: KeyInfo, code: RefusalCode) -> None:
         usage_recorder.refused(key_id=info.key_id, day=utc_today(), reason=code.value)
 
 
-async def refund(info: KeyInfo, reservation: Reservation = NOTHING) -> None:
-    """Give back a request that admit() counted, and what it reserved: the model did not answer it."""
-    day, _ = info.period_now()
+async def refund(info: KeyInfo, reservation: Reservation = NOTHING, period: datetime.date | None = None) -> None:
+    """Give back a request that admit() counted, and what it reserved: the model did not answer it.
+    `period`: the admission's (a call may end after its period did); default the current one."""
+    day = period or info.period_now()[0]
     if info.reserves:
         await quota_leases.unreserve(get_quota_store(), info, day, reservation)
     else:
@@ -202,7 +204,13 @@ def carry_over(*, owner_id: int, key_id: int, from_plan, to_plan) -> None:
 
 
 def record_usage(
-    info: KeyInfo, *, model: str = "", prompt_tokens: int = 0, completion_tokens: int = 0, nanos: int = 0
+    info: KeyInfo,
+    *,
+    model: str = "",
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    nanos: int = 0,
+    period: datetime.date | None = None,
 ) -> None:
     """Add one answered request, its tokens and its cost to today's statistics and, for plans that do
     not reserve, to the period's totals (within a second). Plans that reserve use settle()."""
@@ -215,7 +223,7 @@ def record_usage(
         nanos=nanos,
         owner_id=info.owner_id,
         plan_id=info.plan_id,
-        period=None if info.reserves else info.period_now()[0],
+        period=None if info.reserves else period or info.period_now()[0],
     )
 
 
@@ -224,24 +232,34 @@ SETTLE_TRIES = 30
 
 
 def settle(
-    info: KeyInfo, reservation: Reservation, *, model: str, prompt_tokens: int, completion_tokens: int, nanos: int
+    info: KeyInfo,
+    reservation: Reservation,
+    *,
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    nanos: int,
+    period: datetime.date | None = None,
 ) -> None:
     """The call was answered: record it, and turn its reservation into what it cost (`nanos`; tokens
-    and cost never above what was reserved). The store's part runs as a task: settle never waits."""
-    record_usage(info, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, nanos=nanos)
+    and cost never above what was reserved), in `period` (the admission's; default the current one).
+    The store's part runs as a task: settle never waits."""
+    day = period or info.period_now()[0]
+    record_usage(
+        info, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, nanos=nanos, period=day
+    )
     if not info.reserves:
         return
     tokens_back = (prompt_tokens + completion_tokens) - reservation.tokens
     nanos_back = nanos - reservation.nanos
-    if not (tokens_back or nanos_back) or quota_leases.settle_into(info, info.period_now()[0], tokens_back, nanos_back):
+    if not (tokens_back or nanos_back) or quota_leases.settle_into(info, day, tokens_back, nanos_back):
         return  # it cost what it reserved, or its lease takes the difference back
-    task = asyncio.get_running_loop().create_task(_settle(info, tokens_back, nanos_back, reservation))
+    task = asyncio.get_running_loop().create_task(_settle(info, day, tokens_back, nanos_back, reservation))
     _settling.add(task)
     task.add_done_callback(_settling.discard)
 
 
-async def _settle(info: KeyInfo, tokens: int, nanos: int, reservation: Reservation) -> None:
-    day, _ = info.period_now()
+async def _settle(info: KeyInfo, day: datetime.date, tokens: int, nanos: int, reservation: Reservation) -> None:
     for attempt in range(SETTLE_TRIES):
         try:
             tokens_total, nanos_total = await get_quota_store().settle(info, day, tokens, nanos)

@@ -68,6 +68,7 @@ class Admission:
     budget_nanos: int | None = None
     short: str = ""  # refused: which limit the reservation did not fit ("tokens" or "budget"); "" requests
     reset_at: datetime.datetime | None = None
+    period: datetime.date | None = None  # the period the call was counted in: it settles there, even after it
 
     @property
     def remaining(self) -> int:

@@ -110,6 +110,7 @@ async def test_a_monthly_plan_counts_the_whole_month_then_starts_again(clock, us
         ({"budget": Decimal("0")}, "budget", "more than zero"),
         ({"budget": Decimal("-1")}, "budget", "more than zero"),
         ({"budget": Decimal("0.0000001")}, "budget", "decimal places"),
+        ({"budget": Decimal("1000001")}, "budget", "at most 1,000,000"),
     ],
 )
 def test_a_plan_refuses_an_unknown_period_or_zone_and_a_budget_of_zero_or_less(fields, field, words):
@@ -118,3 +119,26 @@ def test_a_plan_refuses_an_unknown_period_or_zone_and_a_budget_of_zero_or_less(f
     with pytest.raises(ValidationError) as error:
         Plan(name="Bad", requests_per_day=10, **fields).full_clean()
     assert words in " ".join(error.value.message_dict[field])
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_call_that_outlives_its_period_settles_in_the_period_that_counted_it(clock, user, settings):
+    """Reserved at 23:59, answered after midnight: what it did not cost goes back to yesterday, not today."""
+    settings.REDIS_URL = ""
+    clock.now = at("2026-12-03T23:59:00+00:00").timestamp()
+    await Plan.objects.acreate(name="Fifty", requests_per_day=100, tokens_per_day=50)
+    key, _ = await sync_to_async(key_create)(owner=user, plan_name="Fifty")
+    info = await sync_to_async(key_info_load)(key_id=key.pk)
+    late = await metering.admit(info, metering.Reservation(40, 0))
+    assert late.admitted and late.admission.period.isoformat() == "2026-12-03"
+    clock.now = at("2026-12-04T00:00:30+00:00").timestamp()
+    assert (await metering.admit(info, metering.Reservation(45, 0))).admitted  # today's own call
+    metering.settle(
+        info, metering.Reservation(40, 0), model="m", prompt_tokens=0, completion_tokens=0, nanos=0,
+        period=late.admission.period,
+    )  # fmt: skip
+    await metering.settlements_wait()
+    assert not (await metering.admit(info, metering.Reservation(45, 0))).admitted  # today still holds 45
+    store = metering.get_quota_store()
+    yesterday = datetime.date(2026, 12, 3)
+    assert await sync_to_async(store.totals_sync)(info.owner_id, info.plan_id, yesterday) == (0, 0)

@@ -114,7 +114,15 @@ for i = 1, #KEYS do
 end
 return out
 """
-_COUNTER_TTL = 3 * 24 * 3600
+_COUNTER_TTL = 35 * 24 * 3600  # outlives any period; counters Redis lacks are seeded from the database
+_PERIOD_TTL = {"day": 3 * 24 * 3600, "week": 10 * 24 * 3600, "month": _COUNTER_TTL}
+
+
+def _ttl(info: KeyInfo) -> int:
+    """How long a period's counters stay in Redis: past the period's end, never for good."""
+    return _PERIOD_TTL.get(info.period, _COUNTER_TTL)
+
+
 _SHORT_BUDGET, _SHORT_TOKENS, _MOVED, _UNSEEDED, _REVOKED, _ADMITTED = -5, -4, -3, -2, -1, 1
 
 
@@ -174,10 +182,10 @@ class RedisQuota(BaseQuotaStore):
 
     async def consume(self, info: KeyInfo, day: datetime.date) -> Admission:
         keys, script = self._keys(info, day), self._scripts.get().consume
-        code, used = await script(keys=keys, args=[info.limit, _COUNTER_TTL, "", info.plan_id])
+        code, used = await script(keys=keys, args=[info.limit, _ttl(info), "", info.plan_id])
         if code == _UNSEEDED:
             seed = await in_db_thread(_admitted_in_database, info.owner_id, info.plan_id, day)
-            code, used = await script(keys=keys, args=[info.limit, _COUNTER_TTL, seed, info.plan_id])
+            code, used = await script(keys=keys, args=[info.limit, _ttl(info), seed, info.plan_id])
         if code == _ADMITTED:
             self.journal.add(info.owner_id, info.plan_id, day, 1)
         return Admission(
@@ -186,10 +194,10 @@ class RedisQuota(BaseQuotaStore):
 
     async def take(self, info: KeyInfo, day: datetime.date, wanted: int) -> tuple[int, Admission]:
         keys, script = self._keys(info, day), self._scripts.get().take
-        code, used, granted = await script(keys=keys, args=[info.limit, _COUNTER_TTL, "", wanted, info.plan_id])
+        code, used, granted = await script(keys=keys, args=[info.limit, _ttl(info), "", wanted, info.plan_id])
         if code == _UNSEEDED:
             seed = await in_db_thread(_admitted_in_database, info.owner_id, info.plan_id, day)
-            code, used, granted = await script(keys=keys, args=[info.limit, _COUNTER_TTL, seed, wanted, info.plan_id])
+            code, used, granted = await script(keys=keys, args=[info.limit, _ttl(info), seed, wanted, info.plan_id])
         if code == _ADMITTED:
             self.journal.add(info.owner_id, info.plan_id, day, int(granted))
         first = int(used) - int(granted) + 1 if code == _ADMITTED else int(used)
@@ -291,7 +299,7 @@ class RedisQuota(BaseQuotaStore):
         keys, script = self._reserve_keys(info, day), self._scripts.get().reserve
         token_limit = -1 if info.token_limit is None else info.token_limit
         budget = -1 if info.budget_nanos is None else info.budget_nanos
-        args = [info.limit, _COUNTER_TTL, "", info.plan_id, token_limit, reservation.tokens, budget, reservation.nanos]
+        args = [info.limit, _ttl(info), "", info.plan_id, token_limit, reservation.tokens, budget, reservation.nanos]
         code, used, tokens, nanos = await script(keys=keys, args=[*args, 0, 0, requests])
         if code == _UNSEEDED:
             seed = await in_db_thread(_seeds, info.owner_id, info.plan_id, day)
