@@ -182,10 +182,16 @@ def four_processes(postgres_database, redis_url, live_server_factory, live_serve
 
 
 @pytest.mark.parametrize("with_redis", [True, False], ids=["redis-counters", "postgres-counters"])
-def test_a_twenty_cent_budget_at_a_cent_a_call_admits_exactly_twenty_of_sixty(
-    four_processes, upstream_server, with_redis
-):
+def test_budgets_and_token_limits_hold_over_four_processes(four_processes, upstream_server, with_redis):
+    """The same four processes (starting them is most of the time) go through three plans in turn."""
     env, urls = four_processes(with_redis)
+    for scenario in (cents_budget, token_prices, fifty_tokens):
+        upstream_server.reset()
+        scenario(env, urls, upstream_server, with_redis)
+
+
+def cents_budget(env: dict[str, str], urls: list[str], upstream_server, with_redis: bool) -> None:
+    """A twenty-cent budget at a cent a call admits exactly 20 of 60 calls at once."""
     plan = f"Cents{with_redis}"
     key = make_key(f"cents-{with_redis}@example.com", shell_env(env), plan, 1000)
     priced(shell_env(env), upstream_server.base_url, plan, {"price_per_request": "0.01"}, budget="0.20")
@@ -197,13 +203,10 @@ def test_a_twenty_cent_budget_at_a_cent_a_call_admits_exactly_twenty_of_sixty(
     assert period_counter(shell_env(env), plan, expected) == expected
 
 
-@pytest.mark.parametrize("with_redis", [True, False], ids=["redis-counters", "postgres-counters"])
-def test_token_prices_spend_the_sum_of_real_costs_and_never_pass_the_budget(
-    four_processes, upstream_server, with_redis
-):
-    """Each call reserves its most (9 prompt tokens by the bound, 20 by max_tokens: 20,900,000 nanos at
-    these prices) and settles to what it cost (1 prompt and 12 completion tokens: 12,100,000)."""
-    env, urls = four_processes(with_redis)
+def token_prices(env: dict[str, str], urls: list[str], upstream_server, with_redis: bool) -> None:
+    """With token prices, spend is the sum of the real costs and never passes the budget. Each call
+    reserves its most (9 prompt tokens by the bound, 20 by max_tokens: 20,900,000 nanos at these
+    prices) and settles to what it cost (1 prompt and 12 completion tokens: 12,100,000)."""
     plan = f"Tokens{with_redis}"
     key = make_key(f"priced-{with_redis}@example.com", shell_env(env), plan, 1000)
     prices = {"price_input_per_million": "100", "price_output_per_million": "1000"}
@@ -219,9 +222,8 @@ def test_token_prices_spend_the_sum_of_real_costs_and_never_pass_the_budget(
     assert len(upstream_server.requests) == admitted
 
 
-@pytest.mark.parametrize("with_redis", [True, False], ids=["redis-counters", "postgres-counters"])
-def test_forty_calls_at_once_never_pass_a_fifty_token_limit(four_processes, upstream_server, with_redis):
-    env, urls = four_processes(with_redis)
+def fifty_tokens(env: dict[str, str], urls: list[str], upstream_server, with_redis: bool) -> None:
+    """Forty calls at once never pass a fifty-token limit."""
     plan = f"Fifty{with_redis}"
     key = make_key(f"fifty-{with_redis}@example.com", shell_env(env), plan, 1000)
     priced(shell_env(env), upstream_server.base_url, plan, {}, tokens_per_day=50)
