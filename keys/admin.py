@@ -11,6 +11,7 @@ from keys.backends import get_backend
 from keys.exceptions import KeyServiceError
 from keys.metering import counts_sync
 from keys.models import ApiKey, DailyUsage, Plan
+from keys.services import plan_period_changed
 from keys.signals import plan_saved, plans_synced
 from keys.templatetags.keys_extras import moment_text, money_with_currency
 
@@ -66,7 +67,11 @@ class PlanAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Plan, form, change: bool) -> None:
         retired = change and "is_active" in form.changed_data and not obj.is_active
+        moved = change and {"period", "time_zone"} & set(form.changed_data)
+        old = (form.initial.get("period", obj.period), form.initial.get("time_zone", obj.time_zone))
         super().save_model(request, obj, form, change)
+        if moved:
+            plan_period_changed(plan=obj, old_period=old[0], old_time_zone=old[1])
         change_name = "retired" if retired else "edited" if change else "created"
         plan_saved.send_robust(sender=Plan, plan=obj, change=change_name, fields=form.changed_data, actor=request.user)
         notice = get_backend().plan_change_notice()

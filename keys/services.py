@@ -21,8 +21,9 @@ from keys.exceptions import (
     PlanNotFound,
     SamePlan,
 )
-from keys.metering import carry_over, forget_key
-from keys.models import EXPIRY_WARNING, ApiKey, Plan
+from keys.metering import carry_over, carry_over_period, forget_key
+from keys.models import EXPIRY_WARNING, ApiKey, Plan, QuotaCounter
+from keys.periods import period_current
 from keys.signals import key_created, key_expiring, key_revoked, key_rotated, key_switched
 
 logger = logging.getLogger(__name__)
@@ -205,6 +206,20 @@ def keys_expire_due() -> int:
         except KeyServiceError:
             logger.warning("could not revoke expired key %s; will try again", key.public_prefix)
     return done
+
+
+def plan_period_changed(*, plan: Plan, old_period: str, old_time_zone: str) -> int:
+    """After staff change a plan's period or time zone: every owner's count of the period running until
+    now carries into the period running from now (never lowering one), so the edit refills nobody's
+    quota. How many owners' counts were carried."""
+    old_start, _ = period_current(old_period, old_time_zone)
+    new_start, _ = period_current(plan.period, plan.time_zone)
+    if old_start == new_start:
+        return 0
+    owners = list(QuotaCounter.objects.filter(plan=plan, day=old_start).values_list("owner_id", flat=True))
+    for owner_id in owners:
+        carry_over_period(owner_id=owner_id, plan_id=plan.pk, from_day=old_start, to_day=new_start)
+    return len(owners)
 
 
 def keys_expiring_announce() -> int:

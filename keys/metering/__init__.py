@@ -42,6 +42,7 @@ __all__ = [
     "settlements_wait",
     "authenticate",
     "carry_over",
+    "carry_over_period",
     "forget_key",
     "forget_pending",
     "quota_leases_give_back_all",
@@ -201,6 +202,11 @@ def carry_over(*, owner_id: int, key_id: int, from_plan, to_plan) -> None:
     from_day, _ = period_current(from_plan.period, from_plan.time_zone)
     to_day, _ = period_current(to_plan.period, to_plan.time_zone)
     get_quota_store().carry_over_sync(owner_id, from_plan.pk, to_plan.pk, from_day, to_day, key_id=key_id)
+
+
+def carry_over_period(*, owner_id: int, plan_id: int, from_day: datetime.date, to_day: datetime.date) -> None:
+    """A plan's period changed: the owner's counts in the period from `from_day` carry into `to_day`'s."""
+    get_quota_store().carry_over_sync(owner_id, plan_id, plan_id, from_day, to_day)
 
 
 def record_usage(

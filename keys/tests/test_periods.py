@@ -142,3 +142,24 @@ async def test_a_call_that_outlives_its_period_settles_in_the_period_that_counte
     store = metering.get_quota_store()
     yesterday = datetime.date(2026, 12, 3)
     assert await sync_to_async(store.totals_sync)(info.owner_id, info.plan_id, yesterday) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_changing_a_plans_period_in_the_admin_carries_the_counts_over(staff_client, user, plans):
+    """A day plan becomes a week plan on a Thursday: today's 7 requests count in the new week, not 0."""
+    from keys.models import QuotaCounter
+    from keys.periods import period_current
+
+    plan = plans["10RequestPerDay"]
+    key_create(owner=user, plan_name=plan.name)
+    today, _ = period_current("day", "UTC")
+    QuotaCounter.objects.create(owner=user, plan=plan, day=today, used=7, tokens=100, spent_nanos=5)
+    form = {
+        "name": plan.name, "display_name": "", "requests_per_day": 10, "period": "week", "time_zone": "UTC",
+        "description": "", "is_active": "on", "order": 0, "backend_id": "",
+    }  # fmt: skip
+    response = staff_client.post(f"/admin/keys/plan/{plan.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    week, _ = period_current("week", "UTC")
+    counter = QuotaCounter.objects.get(owner=user, plan=plan, day=week)
+    assert (counter.used, counter.tokens, counter.spent_nanos) == (7, 100, 5)
