@@ -15,7 +15,7 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LOCAL_NAMES = ("localhost", "localhost.localdomain")
 
 
-def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The address a literal host names, in any spelling the resolver accepts ('127.1', '2130706433')."""
     try:
         address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
@@ -37,7 +37,7 @@ def validate_upstream_url(value: str) -> None:
     if parts.scheme.lower() not in SCHEMES:
         raise ValidationError(_("Use an http:// or https:// address."), code="scheme")
     host = (parts.hostname or "").lower().rstrip(".")
-    address = _literal_address(host) if host else None
+    address = literal_address(host) if host else None
     if address is not None and address.is_link_local:
         raise ValidationError(
             _("Link-local addresses (169.254.0.0/16, fe80::/10) are never allowed."), code="link_local"

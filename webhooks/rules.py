@@ -1,27 +1,12 @@
 """Where a webhook may post: http(s), no credentials in the URL, and outside DEBUG no private address."""
 
-import ipaddress
-import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-LOCAL_NAMES = ("localhost", "localhost.localdomain")
-
-
-def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        try:
-            address = ipaddress.IPv4Address(socket.inet_aton(host))  # '127.1', '2130706433'
-        except OSError:
-            return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
+from gateway.upstream_rules import LOCAL_NAMES, literal_address
 
 
 def private_allowed() -> bool:
@@ -38,7 +23,7 @@ def validate_webhook_url(value: str) -> None:
             code="credentials",
         )
     host = parts.hostname.lower().rstrip(".")
-    address = _address(host)
+    address = literal_address(host)
     local = host in LOCAL_NAMES or host.endswith(".localhost") or (address is not None and not address.is_global)
     if local and not private_allowed():
         raise ValidationError(

@@ -191,7 +191,7 @@ class Leases:
                 self._add(store, info, day, size - 1, admission.used - size + 2, rest)
                 return dataclasses.replace(admission, used=admission.used - size + 1)
         admission = await store.reserve(info, day, reservation)  # one call, exactly
-        if admission.admitted or admission.short or admission.used:
+        if not (admission.revoked or admission.moved):  # those answers carry no counts
             self._seen_totals[key] = (admission.used, admission.tokens_used or 0, admission.spent_nanos or 0)
         if admission.admitted:
             return admission
