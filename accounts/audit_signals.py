@@ -8,7 +8,15 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.audit import audit_record
-from keys.signals import key_created, key_revoked, key_rotated, key_switched, plan_saved, plans_synced
+from keys.signals import (
+    key_created,
+    key_revoked,
+    key_rotated,
+    key_scoped,
+    key_switched,
+    plan_saved,
+    plans_synced,
+)
 
 
 @receiver(user_signed_up)
@@ -56,6 +64,11 @@ def on_key_rotated(sender, key, new_key, **kwargs) -> None:
 def on_key_switched(sender, key, old_plan, **kwargs) -> None:
     detail = f"{old_plan.name} → {key.plan.name}"
     audit_record(action="key.switched", target=key.public_prefix, subject=key.owner, detail=detail)
+
+
+@receiver(key_scoped)
+def on_key_scoped(sender, key, fields: list[str], **kwargs) -> None:
+    audit_record(action="key.scoped", target=key.public_prefix, subject=key.owner, detail=", ".join(fields))
 
 
 @receiver(plan_saved)

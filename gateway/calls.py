@@ -70,7 +70,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 CHAT_PATH = "/chat/completions"
 # Refusals that are demand turned away by a limit: counted for the metrics and the Refusal rows.
-_LIMITS = frozenset({RefusalCode.REQUESTS, RefusalCode.TOKENS, RefusalCode.THROTTLE, RefusalCode.BUDGET})
+_LIMITS = frozenset(
+    {RefusalCode.REQUESTS, RefusalCode.TOKENS, RefusalCode.THROTTLE, RefusalCode.BUDGET, RefusalCode.KEY_REQUESTS}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +130,18 @@ async def route_find(*, info: KeyInfo, model: str | None, user_key: str | None =
         return Route(name, (target,), admits_itself=True)
     snapshot = await catalogue()
     route = snapshot.route(name, info.plan_id)
-    if route is not None:
+    if route is not None and (not info.allowed_models or name in info.allowed_models):
         return route
     if note is not None:
         note.refusal = "model_not_found"
-    return NoRoute(name, snapshot.granted(info.plan_id))
+    return NoRoute(name, key_models(info, snapshot.granted(info.plan_id)))
+
+
+def key_models(info: KeyInfo, granted: list[str]) -> list[str]:
+    """Of the models the plan grants, those the key may call (its allow-list, if it has one)."""
+    if not info.allowed_models:
+        return granted
+    return [name for name in granted if name in info.allowed_models] if granted else sorted(info.allowed_models)
 
 
 async def call_admit(

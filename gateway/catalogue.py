@@ -160,3 +160,10 @@ async def catalogue() -> Snapshot:
 def catalogue_forget() -> None:
     """Drop this process's snapshot (after a change here, and in tests)."""
     _cache.forget()
+
+
+def plan_models(*, plan_id: int) -> list[str] | None:
+    """The models a plan grants (KEYS_PLAN_MODELS, for key scopes); None without a catalogue, where any
+    name goes to the LLM_* upstream."""
+    snapshot = snapshot_load()
+    return None if snapshot.empty else snapshot.granted(plan_id)

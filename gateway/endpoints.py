@@ -126,7 +126,12 @@ async def models(scope: Scope, receive: Receive, send: Send) -> None:
     if not snapshot.empty:
         cards = [
             {"id": name, "object": "model", "created": 0, "owned_by": "tollgate"}
-            for name in snapshot.granted(info.plan_id)
+            for name in calls.key_models(info, snapshot.granted(info.plan_id))
+        ]
+        return await send_json(send, 200, {"object": "list", "data": cards}, headers)
+    if info.allowed_models:  # the key may call only these, whatever the upstream serves
+        cards = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "tollgate"} for name in calls.key_models(info, [])
         ]
         return await send_json(send, 200, {"object": "list", "data": cards}, headers)
     try:

@@ -58,6 +58,17 @@ def limit_exceeded(plan: str, limit: int, period: str = "day", reset_at: datetim
     return f"{LIMIT_EXCEEDED}: {plan} allows {limit} requests per {period}; {resets(reset_at)}"
 
 
+def key_cap_exceeded(prefix: str, cap: int, period: str = "day", reset_at: datetime.datetime | None = None) -> str:
+    return f"{LIMIT_EXCEEDED}: the key {prefix} is capped at {cap} requests per {period}; {resets(reset_at)}"
+
+
+def ip_not_allowed(address: str | None) -> str:
+    return (
+        f"This key may not be used from {address or 'an unknown address'}: it is limited to some addresses. "
+        "Its owner can change them on the keys page. The request was not charged."
+    )
+
+
 def tokens_exceeded(
     plan: str, limit: int | None, period: str = "day", reset_at: datetime.datetime | None = None, *, left: int = 0
 ) -> str:

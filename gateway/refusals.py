@@ -10,6 +10,8 @@ from keys.app_settings import app_settings as keys_settings
 from keys.metering import Admission, KeyInfo, RefusalCode
 from keys.money import money_text
 from keys.periods import seconds_until
+from keys.scopes import address_allowed
+from plumbing.addresses import scope_client_address
 
 logger = logging.getLogger(__name__)
 CHALLENGE = [(b"www-authenticate", b"Bearer")]
@@ -92,6 +94,12 @@ async def authenticate(scope: Scope, send: Send) -> KeyInfo | None:
     if info.expired:
         await send_refusal(send, Refused(RefusalCode.EXPIRED, info))
         return None
+    if info.allowed_ips:
+        address = scope_client_address(scope)
+        if not address_allowed(info.allowed_ips, address):
+            message = messages.ip_not_allowed(address)
+            await send_error(send, 403, message, "invalid_request_error", "ip_not_allowed")
+            return None
     return info
 
 
@@ -108,6 +116,14 @@ async def _requests_spent(refused: Refused) -> tuple[int, dict, list]:
     message = messages.limit_exceeded(info.plan_name, limit, info.period, reset_at)
     body = limit_exceeded_body(message, "requests")
     return 429, body, [*limit_exceeded_headers(info), *ratelimit_headers(limit, 0, seconds_until(reset_at))]
+
+
+async def _key_cap_spent(refused: Refused) -> tuple[int, dict, list]:
+    info = refused.info
+    cap = info.max_requests or 0
+    _, reset_at = info.period_now()
+    body = limit_exceeded_body(messages.key_cap_exceeded(info.public_prefix, cap, info.period, reset_at), "requests")
+    return 429, body, [*limit_exceeded_headers(info), *ratelimit_headers(cap, 0, seconds_until(reset_at))]
 
 
 async def _tokens_spent(refused: Refused) -> tuple[int, dict, list]:
@@ -165,6 +181,7 @@ async def _unavailable(refused: Refused) -> tuple[int, dict, list]:
 _ANSWERS = {
     RefusalCode.REQUESTS: _requests_spent,
     RefusalCode.TOKENS: _tokens_spent,
+    RefusalCode.KEY_REQUESTS: _key_cap_spent,
     RefusalCode.BUDGET: _budget_spent,
     RefusalCode.THROTTLE: _throttled,
     RefusalCode.REVOKED: _revoked,

@@ -10,6 +10,7 @@ from gateway.http import Receive, Scope, Send, send_bytes, send_error
 from gateway.notes import note_begin
 from gateway.refusals import send_unavailable
 from gateway.request_id import current_request_id
+from plumbing.addresses import scope_client_address
 from plumbing.outages import OUTAGES
 
 logger = logging.getLogger(__name__)
@@ -82,8 +83,7 @@ async def noted(handler: Handler, path: str, scope: Scope, receive: Receive, sen
     """Run the handler with the call's note begun: its answer's status and first byte are noted, the
     request log gets its row, (with METRICS_TOKEN set) the metrics count and time it, and (with
     OTEL_EXPORTER_OTLP_ENDPOINT set) it is traced."""
-    client = scope.get("client")
-    note = note_begin(endpoint=path, request_id=current_request_id.get(), client_ip=client[0] if client else None)
+    note = note_begin(endpoint=path, request_id=current_request_id.get(), client_ip=scope_client_address(scope))
     status = [0]
 
     async def send_noting(message: dict) -> None:

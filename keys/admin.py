@@ -179,7 +179,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def spent_this_period(self, key: ApiKey) -> str:
         if key.pk is None:
             return "—"
-        counts = counts_sync(owner_id=key.owner_id, plan=key.plan)
+        counts = counts_sync(owner_id=key.holder_id, plan=key.plan)
         values = {"spent": money_with_currency(counts.nanos), "reset": moment_text(counts.reset_at)}
         if key.plan.budget is None:
             return gettext("%(spent)s; resets %(reset)s") % values

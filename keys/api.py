@@ -15,6 +15,7 @@ from keys.serializers import (
     KeyCreatedOut,
     KeyCreateIn,
     KeyOut,
+    KeyScopesIn,
     KeySwitchIn,
     MessageOut,
     PlanOut,
@@ -85,6 +86,24 @@ class KeyListCreate(APIView):
         except KeyServiceError as exc:
             return error_response(exc)
         return Response({**KeyOut(key).data, "value": plaintext}, status=status.HTTP_201_CREATED)
+
+
+class KeyDetail(APIView):
+    @extend_schema(responses={200: KeyOut, **ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(KeyOut(selectors.key_get(owner=request.user, pk=pk)).data)
+
+    @extend_schema(request=KeyScopesIn, responses={200: KeyOut, **ERRORS})
+    def patch(self, request: Request, pk: int) -> Response:
+        key = selectors.key_get(owner=request.user, pk=pk)
+        data = KeyScopesIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.key_scopes_set(key=key, **data.validated_data)
+        except KeyServiceError as exc:
+            key.refresh_from_db()
+            return error_response(exc, operation="update")
+        return Response(KeyOut(key).data)
 
 
 class KeyRevoke(APIView):

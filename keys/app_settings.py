@@ -18,6 +18,11 @@ class AppSettings:
         return self._setting("TOLLGATE_CURRENCY", "USD")
 
     @property
+    def KEYS_PLAN_MODELS(self) -> str:
+        """A dotted path to `f(*, plan_id) -> list[str]`, the models a plan grants, for key scopes; empty: any."""
+        return self._setting("KEYS_PLAN_MODELS", "")
+
+    @property
     def REDIS_URL(self) -> str:
         """Redis for quota counters and throttles; empty: the database and this process."""
         return self._setting("REDIS_URL", "")

@@ -64,3 +64,15 @@ class SamePlan(KeyServiceError):
     status = 400
     code = "same_plan"
     message = _("The key is already in that plan.")
+
+
+class BadScope(KeyServiceError):
+    status = 400
+    code = "bad_scope"
+    message = _("A key's scope was not valid.")
+
+
+class NotTeamMember(KeyServiceError):
+    status = 404
+    code = "not_found"
+    message = _("Not found.")

@@ -169,6 +169,16 @@ class ApiKey(models.Model):
     )
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="api_keys", verbose_name=_("plan"))
     label = models.CharField(max_length=100, blank=True, verbose_name=_("label"))
+    team = models.ForeignKey(
+        "teams.Team",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="api_keys",
+        editable=False,
+        verbose_name=_("team"),
+        help_text=_("A team key draws on the team's shared quota in its plan; empty: a personal key."),
+    )
     prefix = models.CharField(max_length=16, unique=True, editable=False, verbose_name=_("prefix"))
     hashed_secret = models.CharField(max_length=64, editable=False, verbose_name=_("hashed secret"))
     backend_id = models.CharField(max_length=128, blank=True, editable=False, verbose_name=_("backend id"))
@@ -178,6 +188,26 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text=_("Empty: never expires."), verbose_name=_("expires at")
     )
+    # Scopes: empty means no restriction beyond the plan's.
+    allowed_ips = models.JSONField(
+        default=list,
+        blank=True,
+        verbose_name=_("allowed addresses"),
+        help_text=_("IPv4 and IPv6 addresses and CIDRs the key may be used from; empty: anywhere."),
+    )
+    allowed_models = models.JSONField(
+        default=list,
+        blank=True,
+        verbose_name=_("allowed models"),
+        help_text=_("Models of the plan the key may call; empty: all the plan grants."),
+    )
+    max_requests = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        verbose_name=_("max requests"),
+        help_text=_("Requests a period for this key alone, under the plan's; empty: the plan's."),
+    )
 
     class Meta:
         verbose_name = _("API key")
@@ -185,8 +215,15 @@ class ApiKey(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["owner", "plan"], condition=Q(revoked_at__isnull=True), name="one_active_key_per_plan"
-            )
+                fields=["owner", "plan"],
+                condition=Q(revoked_at__isnull=True, team__isnull=True),
+                name="one_active_key_per_plan",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "team", "plan"],
+                condition=Q(revoked_at__isnull=True, team__isnull=False),
+                name="one_active_team_key_per_plan",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -208,6 +245,11 @@ class ApiKey(models.Model):
     @property
     def public_prefix(self) -> str:
         return display_prefix(self.prefix)
+
+    @property
+    def holder_id(self) -> int:
+        """Whose quota the key draws on (see quota_holder)."""
+        return quota_holder(owner_id=self.owner_id, team_id=self.team_id)
 
     @property
     def is_active(self) -> bool:
@@ -268,16 +310,30 @@ class DailyUsage(models.Model):
         return from_nanos(self.cost_nanos)
 
 
-class QuotaCounter(models.Model):
-    """Requests, tokens and money admitted per owner, plan and period: the numbers the quotas are enforced on.
+def quota_holder(*, owner_id: int, team_id: int | None) -> int:
+    """Who a key's quota is counted for: its owner's id for a personal key, minus the team's id for a
+    team key, so every member's team key in a plan draws on one counter."""
+    return -team_id if team_id else owner_id
 
+
+def holder_keys(holder_id: int) -> Q:
+    """A filter on rows with a `key` for the keys that draw on the holder's quota."""
+    if holder_id < 0:
+        return Q(key__team_id=-holder_id)
+    return Q(key__owner_id=holder_id, key__team__isnull=True)
+
+
+class QuotaCounter(models.Model):
+    """Requests, tokens and money admitted per holder, plan and period: the numbers the quotas are enforced on.
+
+    `owner_id` is the quota's holder (quota_holder): a user's id, or minus a team's id.
     `day` is the period's first day in the plan's time zone (for a day plan, the day itself).
 
     Counted per plan rather than per key, so that revoking or rotating a key never refills the day.
     """
 
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("owner")
+    owner_id = models.BigIntegerField(
+        db_column="owner_id", verbose_name=_("holder"), help_text=_("A user's id, or minus a team's id.")
     )
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+", verbose_name=_("plan"))
     day = models.DateField(verbose_name=_("day"))
@@ -293,10 +349,28 @@ class QuotaCounter(models.Model):
     class Meta:
         verbose_name = _("quota counter")
         verbose_name_plural = _("quota counters")
-        constraints = [models.UniqueConstraint(fields=["owner", "plan", "day"], name="one_counter_per_owner_plan_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["owner_id", "plan", "day"], name="one_counter_per_owner_plan_day")
+        ]
 
     def __str__(self) -> str:
         return f"{self.owner_id}/{self.plan_id} {self.day}: {self.used}"
+
+
+class KeyCounter(models.Model):
+    """Requests admitted per key and period, for keys with a cap of their own (ApiKey.max_requests)."""
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+", verbose_name=_("key"))
+    day = models.DateField(verbose_name=_("day"))
+    used = models.PositiveIntegerField(default=0, verbose_name=_("used"))
+
+    class Meta:
+        verbose_name = _("key counter")
+        verbose_name_plural = _("key counters")
+        constraints = [models.UniqueConstraint(fields=["key", "day"], name="one_counter_per_key_day")]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.day}: {self.used}"
 
 
 class Refusal(models.Model):
@@ -307,6 +381,7 @@ class Refusal(models.Model):
         TOKENS = "tokens", _("daily tokens")
         THROTTLE = "throttle", _("throttle")
         BUDGET = "budget", _("budget")
+        KEY_REQUESTS = "key_requests", _("the key's own cap")
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="refusals", verbose_name=_("key"))
     day = models.DateField(verbose_name=_("day"))

@@ -14,6 +14,7 @@ from keys.backends import get_backend
 from keys.metering import counts_sync, utc_today
 from keys.models import ApiKey, DailyUsage, Plan
 from keys.money import from_nanos
+from keys.scopes import plan_models
 
 
 def plan_list() -> list[Plan]:
@@ -21,7 +22,8 @@ def plan_list() -> list[Plan]:
 
 
 def key_list(*, owner: AbstractBaseUser) -> QuerySet[ApiKey]:
-    return ApiKey.objects.filter(owner=owner).select_related("plan")
+    """The owner's keys, personal and team keys alike."""
+    return ApiKey.objects.filter(owner=owner).select_related("plan", "team")
 
 
 def key_get(*, owner: AbstractBaseUser, pk: int) -> ApiKey:
@@ -57,31 +59,33 @@ class KeyRow:
         return None if budget is None else from_nanos(max(budget - self.spent_nanos, 0))
 
 
-def key_rows(*, owner: AbstractBaseUser) -> list[KeyRow]:
-    """The owner's keys with their plan period's use, tokens and spend, for the keys page and the dashboard."""
+def key_rows(*, owner: AbstractBaseUser | None = None, keys: QuerySet[ApiKey] | None = None) -> list[KeyRow]:
+    """Keys (the owner's, or `keys`) with their quota's period use, tokens and spend (the owner's, or
+    for a team key the team's, in that plan), for the keys page, the dashboard and team pages."""
     today = utc_today()
     backend = get_backend()
-    keys = list(key_list(owner=owner))
+    keys = list(key_list(owner=owner) if keys is None else keys.select_related("plan", "team"))
     stats: dict[int, list[int]] = {}
     for key_id, requests, prompt, completion in DailyUsage.objects.filter(key__in=keys, day=today).values_list(
         "key_id", "requests", "prompt_tokens", "completion_tokens"
     ):
         totals = stats.setdefault(key_id, [0, 0, 0])
         totals[0], totals[1], totals[2] = totals[0] + requests, totals[1] + prompt, totals[2] + completion
-    counts_by_plan = {}
-    used_by_plan: dict[int, int | None] = {}
+    counts_by_quota = {}
+    used_by_quota: dict[tuple[int, int], int | None] = {}
     rows = []
     for key in keys:
-        if key.plan_id not in counts_by_plan:
-            counts_by_plan[key.plan_id] = counts_sync(owner_id=owner.pk, plan=key.plan)
-        if key.plan_id not in used_by_plan and key.is_active:
-            used_by_plan[key.plan_id] = backend.used_today(api_key=key)
+        quota = (key.holder_id, key.plan_id)
+        if quota not in counts_by_quota:
+            counts_by_quota[quota] = counts_sync(owner_id=key.holder_id, plan=key.plan)
+        if quota not in used_by_quota and key.is_active:
+            used_by_quota[quota] = backend.used_today(api_key=key)
         requests, prompt, completion = stats.get(key.pk, (0, 0, 0))
-        counts = counts_by_plan[key.plan_id]
+        counts = counts_by_quota[quota]
         rows.append(
             KeyRow(
                 key=key,
-                used_today=used_by_plan[key.plan_id] if key.is_active else requests,
+                used_today=used_by_quota[quota] if key.is_active else requests,
                 limit=key.plan.requests_per_day,
                 prompt_tokens=prompt,
                 completion_tokens=completion,
@@ -91,6 +95,11 @@ def key_rows(*, owner: AbstractBaseUser) -> list[KeyRow]:
             )
         )
     return rows
+
+
+def plan_granted(*, plan: Plan) -> list[str]:
+    """The models a plan grants, for the key limits form; [] when any model may be named (no catalogue)."""
+    return plan_models(plan) or []
 
 
 KEY_LIFETIMES = (7, 30, 90)

@@ -87,13 +87,36 @@ class KeyOut(serializers.ModelSerializer):
     plan = serializers.CharField(source="plan.name")
     prefix = serializers.CharField(source="public_prefix")
     status = serializers.SerializerMethodField()
+    team = serializers.IntegerField(source="team_id", allow_null=True, help_text="The team's id; null: a personal key.")
 
     class Meta:
         model = ApiKey
-        fields = ["id", "label", "prefix", "plan", "status", "created_at", "last_used_at", "revoked_at", "expires_at"]
+        fields = [
+            "id",
+            "label",
+            "prefix",
+            "plan",
+            "team",
+            "status",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+            "expires_at",
+            "allowed_ips",
+            "allowed_models",
+            "max_requests",
+        ]
 
     def get_status(self, key: ApiKey) -> str:
         return key.status
+
+
+class KeyScopesIn(serializers.Serializer):
+    """Only the fields given change. Each is checked by the key service, which names a bad entry."""
+
+    allowed_ips = serializers.JSONField(required=False, help_text="Addresses and CIDRs; [] for anywhere.")
+    allowed_models = serializers.JSONField(required=False, help_text="Models of the plan; [] for all it grants.")
+    max_requests = serializers.JSONField(required=False, help_text="Requests a period under the plan's; null: none.")
 
 
 class KeyCreatedOut(KeyOut):

@@ -24,7 +24,8 @@ from keys.exceptions import (
 from keys.metering import carry_over, carry_over_period, forget_key
 from keys.models import EXPIRY_WARNING, ApiKey, Plan, QuotaCounter
 from keys.periods import period_current
-from keys.signals import key_created, key_expiring, key_revoked, key_rotated, key_switched
+from keys.scopes import allowed_ips_clean, allowed_models_clean, max_requests_clean
+from keys.signals import key_created, key_expiring, key_revoked, key_rotated, key_scoped, key_switched
 
 logger = logging.getLogger(__name__)
 
@@ -72,20 +73,31 @@ def key_expiry(*, plan: Plan, expires_in_days: int | None) -> datetime.datetime 
     return timezone.now() + datetime.timedelta(days=expires_in_days) if expires_in_days else None
 
 
-def _retire_expired(*, owner: AbstractBaseUser, plan: Plan) -> None:
+def _active_keys(*, owner_id: int, plan: Plan, team_id: int | None):
+    """The keys holding the owner's one active place in the plan: personal, or in the team."""
+    return ApiKey.objects.filter(owner_id=owner_id, plan=plan, team_id=team_id, revoked_at__isnull=True)
+
+
+def _retire_expired(*, owner: AbstractBaseUser, plan: Plan, team_id: int | None = None) -> None:
     """An expired key still holds its plan's one active place: revoke it, so a new key can take it."""
-    for key in ApiKey.objects.filter(owner=owner, plan=plan, revoked_at__isnull=True, expires_at__lte=timezone.now()):
+    for key in _active_keys(owner_id=owner.pk, plan=plan, team_id=team_id).filter(expires_at__lte=timezone.now()):
         key_revoke(key=key, because="expired")
 
 
 def key_create(
-    *, owner: AbstractBaseUser, plan_name: str, label: str = "", expires_in_days: int | None = None
+    *,
+    owner: AbstractBaseUser,
+    plan_name: str,
+    label: str = "",
+    expires_in_days: int | None = None,
+    team_id: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create `owner`'s key in the plan; return it with its plaintext, which is never stored."""
+    """Create `owner`'s key in the plan (a team key, drawing on the team's quota, if `team_id` is
+    given: the caller checks membership); return it with its plaintext, which is never stored."""
     plan = _plan_for(plan_name)
     expires_at = key_expiry(plan=plan, expires_in_days=expires_in_days)
-    _retire_expired(owner=owner, plan=plan)
-    if ApiKey.objects.filter(owner=owner, plan=plan, revoked_at__isnull=True).exists():
+    _retire_expired(owner=owner, plan=plan, team_id=team_id)
+    if _active_keys(owner_id=owner.pk, plan=plan, team_id=team_id).exists():
         raise KeyAlreadyExists()
     backend = get_backend()
     prefix, plaintext = key_generate()
@@ -96,6 +108,7 @@ def key_create(
         build=lambda: ApiKey.objects.create(
             owner=owner,
             plan=plan,
+            team_id=team_id,
             label=label.strip()[:100],
             prefix=prefix,
             hashed_secret=key_hash(plaintext),
@@ -138,11 +151,15 @@ def key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
         return ApiKey.objects.create(
             owner=key.owner,
             plan=key.plan,
+            team_id=key.team_id,
             label=key.label,
             prefix=prefix,
             hashed_secret=key_hash(plaintext),
             backend_id=backend_id,
             expires_at=key.expires_at,
+            allowed_ips=key.allowed_ips,
+            allowed_models=key.allowed_models,
+            max_requests=key.max_requests,
         )
 
     try:
@@ -170,7 +187,7 @@ def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
     plan = _plan_for(plan_name)
     if plan.pk == key.plan_id:
         raise SamePlan()
-    if ApiKey.objects.filter(owner_id=key.owner_id, plan=plan, revoked_at__isnull=True).exists():
+    if _active_keys(owner_id=key.owner_id, plan=plan, team_id=key.team_id).exists():
         raise KeyAlreadyExists(format_lazy(_("You already have an active key in {plan}."), plan=plan.name))
     old_plan, old_expiry, backend = key.plan, key.expires_at, get_backend()
     backend.switch_key_plan(api_key=key, old_plan=old_plan, new_plan=plan)  # remote first, undone below
@@ -180,10 +197,12 @@ def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
             if plan.max_key_days:  # the new plan's longest life applies from now
                 latest = timezone.now() + datetime.timedelta(days=plan.max_key_days)
                 key.expires_at = min(key.expires_at or latest, latest)
-            key.save(update_fields=["plan", "expires_at"])
+            # The new plan may grant other models, and a cap must stay under its limit.
+            key.allowed_models, key.max_requests = [], _cap_under(key.max_requests, plan)
+            key.save(update_fields=["plan", "expires_at", "allowed_models", "max_requests"])
             # After the save, in the same transaction: the stores refuse the old plan for this key from
             # here on, so nothing admitted there after the count was carried is missed.
-            carry_over(owner_id=key.owner_id, key_id=key.pk, from_plan=old_plan, to_plan=plan)
+            carry_over(owner_id=key.holder_id, key_id=key.pk, from_plan=old_plan, to_plan=plan)
     except BaseException as exc:
         key.plan, key.expires_at = old_plan, old_expiry
         backend.switch_key_plan(api_key=key, old_plan=plan, new_plan=old_plan)
@@ -193,6 +212,37 @@ def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
     _forget(key)
     logger.info("key %s switched from %s to %s", key.public_prefix, old_plan.name, plan.name)
     key_switched.send_robust(sender=ApiKey, key=key, old_plan=old_plan)
+    return key
+
+
+def _cap_under(cap: int | None, plan: Plan) -> int | None:
+    return None if cap is None or cap >= plan.requests_per_day else cap
+
+
+_KEEP = object()
+
+
+def key_scopes_set(*, key: ApiKey, allowed_ips=_KEEP, allowed_models=_KEEP, max_requests=_KEEP) -> ApiKey:
+    """Limit where the key may be used from, which of its plan's models it may call, and how many
+    requests a period it may make; arguments not given stay as they are. Applies in this process at
+    once and in every other within a second. BadScope names the first bad entry."""
+    if key.revoked_at is not None:
+        raise KeyRevoked(_("A revoked key's scopes cannot change."))
+    fields = []
+    if allowed_ips is not _KEEP:
+        key.allowed_ips = allowed_ips_clean(allowed_ips)
+        fields.append("allowed_ips")
+    if allowed_models is not _KEEP:
+        key.allowed_models = allowed_models_clean(allowed_models, plan=key.plan)
+        fields.append("allowed_models")
+    if max_requests is not _KEEP:
+        key.max_requests = max_requests_clean(max_requests, plan=key.plan)
+        fields.append("max_requests")
+    if fields:
+        key.save(update_fields=fields)
+        _forget(key)
+        logger.info("key %s scopes changed: %s", key.public_prefix, ", ".join(fields))
+        key_scoped.send_robust(sender=ApiKey, key=key, fields=fields)
     return key
 
 
@@ -216,7 +266,7 @@ def plan_period_changed(*, plan: Plan, old_period: str, old_time_zone: str) -> i
     new_start, _ = period_current(plan.period, plan.time_zone)
     if old_start == new_start:
         return 0
-    owners = list(QuotaCounter.objects.filter(plan=plan, day=old_start).values_list("owner_id", flat=True))
+    owners = list(QuotaCounter.objects.filter(plan=plan, day=old_start).values_list("owner_id", flat=True))  # holders
     for owner_id in owners:
         carry_over_period(owner_id=owner_id, plan_id=plan.pk, from_day=old_start, to_day=new_start)
     return len(owners)

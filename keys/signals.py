@@ -15,5 +15,6 @@ key_revoked = Signal()  # key, because ("revoked", or "expired")
 key_expiring = Signal()  # key: it expires within EXPIRY_WARNING (sent by keys_expiring_announce)
 key_rotated = Signal()  # key (the old one), new_key
 key_switched = Signal()  # key (now in its new plan), old_plan
+key_scoped = Signal()  # key, fields (the scope fields changed: allowed_ips, allowed_models, max_requests)
 plan_saved = Signal()  # plan, change ("created", "edited" or "retired"), fields (names changed), actor
 plans_synced = Signal()  # summary (what changed at the backend), actor (None from manage.py)

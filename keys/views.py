@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -23,13 +24,16 @@ def _page(
 ) -> HttpResponse:
     rows = selectors.key_rows(owner=request.user)
     backend = get_backend()
-    active_plans = {row.key.plan_id for row in rows if row.key.status == "active"}
+    active_plans = {row.key.plan_id for row in rows if row.key.status == "active" and row.key.team_id is None}
     plans = selectors.plan_list()
     context = {
         "plans": [(plan, selectors.expiry_choices(plan=plan)) for plan in plans],
         "active_plans": active_plans,
         "switch_plans": len(plans) > 1,
         "rows": rows,
+        "plan_models": {
+            row.key.plan_id: selectors.plan_granted(plan=row.key.plan) for row in rows if row.key.is_active
+        },
         "new_key": new_key,
         "plaintext": plaintext,
         "error": error,
@@ -118,4 +122,27 @@ def key_switch(request: HttpRequest, pk: int) -> HttpResponse:
             _("Key %(key)s now uses %(plan)s. The use so far this period carried over.")
             % {"key": key.public_prefix, "plan": key.plan.name},
         )
+    return redirect("keys")
+
+
+@login_required
+@require_POST
+def key_scopes(request: HttpRequest, pk: int) -> HttpResponse:
+    key = selectors.key_get(owner=request.user, pk=pk)
+    try:
+        services.key_scopes_set(
+            key=key,
+            allowed_ips=_field(request, "allowed_ips"),
+            allowed_models=[name.replace("\x00", "") for name in request.POST.getlist("allowed_models")],
+            max_requests=_field(request, "max_requests").strip() or None,
+        )
+    except KeyServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, _("Key %(key)s's limits saved. They apply within a second.") % {"key": key.public_prefix}
+        )
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
     return redirect("keys")

@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from accounts.sso import sso_providers_from_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -52,8 +54,13 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.google",
     "keys",
     "accounts",
+    "teams",
     "usage",
     "requestlog",
     "apigateway",
@@ -207,6 +214,17 @@ MFA_TOTP_ISSUER = "Tollgate"
 # With REQUIRE_STAFF_MFA=1, staff must enrol in two-factor before they reach the admin.
 REQUIRE_STAFF_MFA = env.bool("REQUIRE_STAFF_MFA", default=False)
 
+# Single sign-on: providers from the environment (docs/configuration.md), or SocialApps in the admin.
+SOCIALACCOUNT_PROVIDERS = sso_providers_from_env(env)
+SOCIALACCOUNT_ADAPTER = "accounts.sso_adapter.SocialAccountAdapter"  # "false" from a provider is not verified
+# A provider's verified address signs in to the local account holding it, and connects the two; an
+# unverified one never does (allauth wipes the password of an account that had the address unverified).
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+# A log-in with a provider starts only from a POST (the buttons are forms); no provider tokens are kept.
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tollgate@localhost")
@@ -261,6 +279,9 @@ GATEWAY_CATALOGUE_SECONDS = env.float("GATEWAY_CATALOGUE_SECONDS", default=2.0)
 # The request log: days kept, and whether it stores the client's address.
 REQUEST_LOG_DAYS = env.int("REQUEST_LOG_DAYS", default=30)
 REQUEST_LOG_IP = env.bool("REQUEST_LOG_IP", default=True)
+# Proxies (CIDRs) whose X-Forwarded-For is believed: only then is a client's address not the peer's.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+KEYS_PLAN_MODELS = "gateway.catalogue.plan_models"  # key scopes name only models a plan grants
 # Webhooks: loopback and private addresses only when allowed (the default only in debug), and their timing.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)

@@ -29,6 +29,7 @@ urlpatterns = [
     path("admin/usage/refusals.csv", overview.refusals_csv, name="admin-usage-refusals"),
     path("admin/", admin.site.urls),
     path("", include("keys.urls")),
+    path("", include("teams.urls")),
     path("", include("usage.urls")),
     path("", include("requestlog.urls")),
     path("", include("webhooks.urls")),

@@ -120,7 +120,7 @@ def _alert_text(*, key: ApiKey, day: datetime.date, kind: str, percent: int) -> 
     }
     lines = [_reached(kind, percent) % values]
     if kind == "budget":
-        counts = counts_sync(owner_id=key.owner_id, plan=plan)
+        counts = counts_sync(owner_id=key.holder_id, plan=plan)
         if counts.start == day:
             lines.append(_("Spent so far: %(spent)s.") % {"spent": money_with_currency(counts.nanos)})
     if percent >= 100:

@@ -95,7 +95,7 @@ async def test_stop_ends_generation_and_the_upstream_request(user, make_key, ups
 
 async def test_limit_exceeded_frame_past_the_quota(user, make_key, upstream):
     key, _ = await make_key(user)
-    await QuotaCounter.objects.acreate(owner=user, plan_id=key.plan_id, day=utc_today(), used=10)
+    await QuotaCounter.objects.acreate(owner_id=user.pk, plan_id=key.plan_id, day=utc_today(), used=10)
     communicator = await connect(user)
     await communicator.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "hi"})
     frame = await communicator.receive_json_from()
@@ -282,7 +282,7 @@ async def test_a_throttled_message_is_refused_and_not_charged(user, upstream, pl
     await communicator.send_json_to({**frame, "content": "two"})
     error = (await collect(communicator))[-1]
     assert error["code"] == "too_many_requests" and error["detail"] == "Slow down a little."
-    counter = await database_sync_to_async(QuotaCounter.objects.get)(owner=user, plan_id=key.plan_id)
+    counter = await database_sync_to_async(QuotaCounter.objects.get)(owner_id=user.pk, plan_id=key.plan_id)
     assert counter.used == 1
     await communicator.disconnect()
 
@@ -337,7 +337,7 @@ async def test_a_deeply_nested_frame_gets_an_error_frame_not_a_closed_socket(use
 )
 async def test_the_socket_speaks_the_pages_language(user, make_key, upstream, language, limit_words, detail_words):
     key, _ = await make_key(user)
-    await QuotaCounter.objects.acreate(owner=user, plan_id=key.plan_id, day=utc_today(), used=10)
+    await QuotaCounter.objects.acreate(owner_id=user.pk, plan_id=key.plan_id, day=utc_today(), used=10)
     headers = [ORIGIN, HOST, language]
     cookie = await session_cookie_for(user)
     if language[0] == b"cookie":

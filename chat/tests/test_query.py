@@ -45,7 +45,7 @@ def test_query_streams_plain_text_in_pieces_and_keeps_the_conversation(live, use
 
 def test_query_past_the_quota_is_429_limit_exceeded(live, user, key_factory, upstream_server):
     key, plaintext = key_factory(user)
-    QuotaCounter.objects.create(owner=user, plan=key.plan, day=utc_today(), used=10)
+    QuotaCounter.objects.create(owner_id=user.pk, plan=key.plan, day=utc_today(), used=10)
     with query(live, plaintext) as response:
         body = response.read()
     assert response.status_code == 429 and b"Limit Exceeded" in body

@@ -88,7 +88,7 @@ async def test_past_an_upstreams_limit_the_answer_is_a_clear_503_uncharged(plain
 async def test_api_bodies_stay_english_for_a_thai_reader(user, key_factory, upstream):
     """The gateway and the seed's /query answer scripts: English, whatever language the caller's browser prefers."""
     key, plaintext = await sync_to_async(key_factory)(user)
-    await QuotaCounter.objects.acreate(owner=user, plan_id=key.plan_id, day=utc_today(), used=10)
+    await QuotaCounter.objects.acreate(owner_id=user.pk, plan_id=key.plan_id, day=utc_today(), used=10)
     thai = {"x-api-key": plaintext, "accept-language": "th", "cookie": "django_language=th"}
     transport = httpx.ASGITransport(app=application)
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:

@@ -71,7 +71,7 @@ class BaseKeyBackend:
     def used_today(self, *, api_key: ApiKey) -> int | None:
         """Requests counted this period against the key's plan, as whatever admits them counts;
         None when that cannot be read just now."""
-        return metering.used_sync(owner_id=api_key.owner_id, plan=api_key.plan)
+        return metering.used_sync(owner_id=api_key.holder_id, plan=api_key.plan)
 
     def external_gateway_url(self) -> str:
         """The URL clients send LLM requests to when something in front of the LLM admits them

@@ -9,6 +9,7 @@ import datetime
 import logging
 
 from keys.metering.keycache import key_authenticate, key_cache_forget, key_cache_forget_id, key_info_load
+from keys.metering.keycap import key_cap_give, key_cap_take
 from keys.metering.leases import quota_leases
 from keys.metering.quota import get_quota_store
 from keys.metering.thresholds import THRESHOLDS, thresholds_note
@@ -102,10 +103,25 @@ async def _admit(info: KeyInfo, reservation: Reservation) -> Verdict:
     wait = await throttle_wait(info)
     if wait:
         return Verdict(refusal=RefusalCode.THROTTLE, retry_after=wait)
-    if info.reserves:
-        admission = await quota_leases.reserve(store, info, day, reservation)
-    else:
-        admission = await quota_leases.consume(store, info, day)
+    capped = None
+    if info.max_requests is not None:
+        capped = await key_cap_take(info, day)
+        if not capped.admitted:
+            capped = dataclasses.replace(capped, reset_at=reset_at, period=day)
+            return Verdict(admission=capped, refusal=RefusalCode.KEY_REQUESTS, retry_after=seconds_until(reset_at))
+    try:
+        if info.reserves:
+            admission = await quota_leases.reserve(store, info, day, reservation)
+        else:
+            admission = await quota_leases.consume(store, info, day)
+    except BaseException:
+        if capped is not None:
+            await key_cap_give(info, day)
+        raise
+    if capped is not None and not admission.admitted:
+        await key_cap_give(info, day)
+    elif capped is not None and capped.remaining < admission.remaining:
+        admission = dataclasses.replace(admission, used=capped.used, limit=capped.limit)  # headers show the tighter
     admission = dataclasses.replace(admission, reset_at=reset_at, period=day)
     if admission.revoked:
         return Verdict(admission=admission, refusal=RefusalCode.REVOKED)
@@ -139,9 +155,12 @@ async def reserve_more(info: KeyInfo, reservation: Reservation) -> Verdict:
     return Verdict(admission=admission, refusal=code, retry_after=seconds_until(reset_at))
 
 
+_DEMAND = (RefusalCode.REQUESTS, RefusalCode.TOKENS, RefusalCode.THROTTLE, RefusalCode.BUDGET, RefusalCode.KEY_REQUESTS)
+
+
 def refusal_record(info: KeyInfo, code: RefusalCode) -> None:
     """Count a refusal by a limit in today's statistics (within a second); other codes are not demand turned away."""
-    if code in (RefusalCode.REQUESTS, RefusalCode.TOKENS, RefusalCode.THROTTLE, RefusalCode.BUDGET):
+    if code in _DEMAND:
         usage_recorder.refused(key_id=info.key_id, day=utc_today(), reason=code.value)
 
 
@@ -153,6 +172,8 @@ async def refund(info: KeyInfo, reservation: Reservation = NOTHING, period: date
         await quota_leases.unreserve(get_quota_store(), info, day, reservation)
     else:
         await quota_leases.refund(get_quota_store(), info, day)
+    if info.max_requests is not None:
+        await key_cap_give(info, day)
 
 
 async def used(info: KeyInfo) -> int:
@@ -227,7 +248,7 @@ def record_usage(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         nanos=nanos,
-        owner_id=info.owner_id,
+        owner_id=info.holder_id,
         plan_id=info.plan_id,
         period=None if info.reserves else period or info.period_now()[0],
     )

@@ -6,11 +6,12 @@ import time
 from keys.crypto import key_parse, key_verify
 from keys.metering.types import KeyInfo
 from keys.models import ApiKey
+from keys.scopes import networks_parse
 from plumbing.dbthread import in_db_thread
 
 # Immutable facts (id, hash) never change; plan limits and revocation may, so entries live briefly.
 # The consume step re-reads revocation and the limit live, so a revoked key is refused at once.
-CACHE_SECONDS = 2.0
+CACHE_SECONDS = 1.0  # scopes and team removals reach every process within this
 _MAX_ENTRIES = 50_000
 _key_cache: dict[str, tuple[float, KeyInfo | None]] = {}
 _loading: dict[str, asyncio.Future] = {}  # one database read per prefix, however many ask at once
@@ -38,6 +39,10 @@ def key_info_load(*, prefix: str | None = None, key_id: int | None = None) -> Ke
         period=plan.period,
         time_zone=plan.time_zone,
         budget_nanos=plan.budget_nanos,
+        team_id=key.team_id,
+        allowed_ips=networks_parse(key.allowed_ips),
+        allowed_models=frozenset(key.allowed_models or ()),
+        max_requests=key.max_requests,
     )
 
 

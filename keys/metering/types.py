@@ -29,6 +29,15 @@ class KeyInfo:
     period: str = "day"
     time_zone: str = "UTC"
     budget_nanos: int | None = None  # money a period, in nanos; None: no budget
+    team_id: int | None = None  # a team key: it draws on the team's quota
+    allowed_ips: tuple = ()  # ip_network objects; empty: any address
+    allowed_models: frozenset[str] = frozenset()  # empty: every model the plan grants
+    max_requests: int | None = None  # the key's own cap a period, under the plan's
+
+    @property
+    def holder_id(self) -> int:
+        """Whose quota the key draws on: its owner's id, or minus its team's (keys.models.quota_holder)."""
+        return -self.team_id if self.team_id else self.owner_id
 
     @property
     def expired(self) -> bool:
@@ -81,6 +90,7 @@ class RefusalCode(StrEnum):
     REQUESTS = "requests"  # the period's requests are spent
     TOKENS = "tokens"  # the period's tokens are spent
     BUDGET = "budget"  # the period's budget cannot cover the call
+    KEY_REQUESTS = "key_requests"  # the key's own cap a period is spent (the plan may have room)
     THROTTLE = "throttle"  # too many at once; worth a retry in a moment
     REVOKED = "revoked"
     EXPIRED = "expired"

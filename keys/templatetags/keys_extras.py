@@ -79,3 +79,9 @@ def money(amount: Decimal | int | None) -> str:
 def currency() -> str:
     """TOLLGATE_CURRENCY, for column headings."""
     return app_settings.TOLLGATE_CURRENCY
+
+
+@register.filter
+def granted_for(models: Mapping[int, list[str]] | None, plan_id: int) -> list[str]:
+    """The models a plan grants, from the page's `plan_models`; [] if none is listed."""
+    return (models or {}).get(plan_id, [])

@@ -117,7 +117,7 @@ def test_generate_key_on_the_page_with_a_lifetime(alice_client, user, plans):
 
 def spend(user, plan, n: int) -> None:
     QuotaCounter.objects.update_or_create(
-        owner=user, plan=plan, day=datetime.datetime.now(datetime.UTC).date(), defaults={"used": n}
+        owner_id=user.pk, plan=plan, day=datetime.datetime.now(datetime.UTC).date(), defaults={"used": n}
     )
 
 

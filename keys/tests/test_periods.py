@@ -153,7 +153,7 @@ def test_changing_a_plans_period_in_the_admin_carries_the_counts_over(staff_clie
     plan = plans["10RequestPerDay"]
     key_create(owner=user, plan_name=plan.name)
     today, _ = period_current("day", "UTC")
-    QuotaCounter.objects.create(owner=user, plan=plan, day=today, used=7, tokens=100, spent_nanos=5)
+    QuotaCounter.objects.create(owner_id=user.pk, plan=plan, day=today, used=7, tokens=100, spent_nanos=5)
     form = {
         "name": plan.name, "display_name": "", "requests_per_day": 10, "period": "week", "time_zone": "UTC",
         "description": "", "is_active": "on", "order": 0, "backend_id": "",
@@ -161,5 +161,5 @@ def test_changing_a_plans_period_in_the_admin_carries_the_counts_over(staff_clie
     response = staff_client.post(f"/admin/keys/plan/{plan.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     week, _ = period_current("week", "UTC")
-    counter = QuotaCounter.objects.get(owner=user, plan=plan, day=week)
+    counter = QuotaCounter.objects.get(owner_id=user.pk, plan=plan, day=week)
     assert (counter.used, counter.tokens, counter.spent_nanos) == (7, 100, 5)

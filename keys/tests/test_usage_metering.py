@@ -32,7 +32,7 @@ async def test_a_token_quota_reserves_each_calls_most_and_settles_to_what_it_too
     assert first.status_code == 200
     assert first.headers["x-ratelimit-limit-tokens"] == "60" and first.headers["x-ratelimit-remaining-tokens"] == "27"
     await settlements_wait()
-    tokens = (await QuotaCounter.objects.aget(owner=user, plan=plan)).tokens
+    tokens = (await QuotaCounter.objects.aget(owner_id=user.pk, plan=plan)).tokens
     assert tokens == 3 + 12  # settled: the loopback model counts words, 3 asked and 12 answered
     second = await post_v1(plaintext, body)
     assert second.headers["x-ratelimit-remaining-tokens"] == str(60 - tokens - 33)
@@ -48,7 +48,7 @@ async def test_a_token_quota_reserves_each_calls_most_and_settles_to_what_it_too
     await settlements_wait()
     await usage_recorder.flush()
     assert (await Refusal.objects.aget(key=key)).reason == "tokens"
-    counter = await QuotaCounter.objects.aget(owner=user, plan=plan)
+    counter = await QuotaCounter.objects.aget(owner_id=user.pk, plan=plan)
     assert counter.used == 3 and counter.tokens == 45  # the refused one was not charged
 
 
@@ -63,7 +63,7 @@ async def test_an_output_cap_that_is_not_a_positive_whole_number_gets_400_unchar
     ):
         answer = await post_v1(plaintext, {**CHAT, field: value})
         assert answer.status_code == 400 and field in answer.json()["error"]["message"]
-    assert not await QuotaCounter.objects.filter(owner=user, used__gt=0).aexists()
+    assert not await QuotaCounter.objects.filter(owner_id=user.pk, used__gt=0).aexists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -71,7 +71,7 @@ async def test_requests_past_the_quota_are_counted_as_refusals(user, key_factory
     from keys.metering.usage import usage_recorder
 
     key, plaintext = await sync_to_async(key_factory)(user)
-    await QuotaCounter.objects.acreate(owner=user, plan_id=key.plan_id, day=utc_today(), used=10)
+    await QuotaCounter.objects.acreate(owner_id=user.pk, plan_id=key.plan_id, day=utc_today(), used=10)
     for _ in range(3):
         assert (await chat(plaintext)).status_code == 429
     await usage_recorder.flush()

@@ -166,7 +166,7 @@ def busy_user(alice_client, user, key_factory):
     alice_client.post(
         "/keys/generate", {"plan_name": "30RequestPerDay", "label": "laptop", "expires_in_days": "7"}, **thai
     )
-    QuotaCounter.objects.create(owner=user, plan_id=key.plan_id, day=utc_today(), used=3)
+    QuotaCounter.objects.create(owner_id=user.pk, plan_id=key.plan_id, day=utc_today(), used=3)
     alice_client.post(f"/keys/{key.pk}/revoke", **thai)
     alice_client.get("/keys/", **thai)  # shows, and so uses up, the revoke's message
     return user

@@ -64,7 +64,7 @@ def test_a_v1_call_writes_one_row_with_every_field_and_no_text(live, user, key_f
 
 def test_a_refused_v1_call_writes_its_row_with_the_refusal_code(live, user, key_factory, upstream_server):
     key, plaintext = key_factory(user)
-    QuotaCounter.objects.create(owner=user, plan=key.plan, day=utc_today(), used=10)
+    QuotaCounter.objects.create(owner_id=user.pk, plan=key.plan, day=utc_today(), used=10)
     client = openai.OpenAI(base_url=live.url + "/v1", api_key=plaintext, max_retries=0)
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="loopback-model", messages=[{"role": "user", "content": "hi"}])
@@ -124,7 +124,7 @@ async def test_a_refused_chat_turn_and_an_unknown_model_write_their_rows(user, k
     from requestlog.writer import request_log_flush
 
     key, _ = await sync_to_async(key_factory)(user)
-    await QuotaCounter.objects.acreate(owner=user, plan_id=key.plan_id, day=utc_today(), used=10)
+    await QuotaCounter.objects.acreate(owner_id=user.pk, plan_id=key.plan_id, day=utc_today(), used=10)
     communicator = WebsocketCommunicator(application, "/ws/chat/", headers=await chat_socket_headers(user))
     assert (await communicator.connect())[0]
     for model in ("loopback-model", None):

@@ -51,10 +51,12 @@ def test_plan_cards_name_the_period_the_budget_and_the_reset(alice_client, weekl
 def test_key_rows_show_spend_this_period_and_the_budget_left(alice_client, user, weekly):
     key, _ = services.key_create(owner=user, plan_name=weekly.name)
     start, _ = period_bounds("week", "Asia/Bangkok")
-    QuotaCounter.objects.create(owner=user, plan=weekly, day=start, used=4, tokens=1200, spent_nanos=1_250_000_000)
+    QuotaCounter.objects.create(
+        owner_id=user.pk, plan=weekly, day=start, used=4, tokens=1200, spent_nanos=1_250_000_000
+    )
     # An earlier week's spend is not this period's.
     earlier = start - datetime.timedelta(days=7)
-    QuotaCounter.objects.create(owner=user, plan=weekly, day=earlier, used=9, spent_nanos=4_000_000_000)
+    QuotaCounter.objects.create(owner_id=user.pk, plan=weekly, day=earlier, used=9, spent_nanos=4_000_000_000)
 
     keys = alice_client.get("/keys/").content.decode()
     row = keys[keys.index(f"{key.public_prefix}…</code>") : keys.index("</tr>", keys.index(key.public_prefix))]
@@ -76,7 +78,7 @@ def test_key_rows_show_spend_this_period_and_the_budget_left(alice_client, user,
 def test_a_plan_without_budget_shows_spend_but_no_budget(alice_client, user, plans):
     key, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
     start, _ = period_bounds("day", "UTC")
-    QuotaCounter.objects.create(owner=user, plan=key.plan, day=start, used=2, spent_nanos=30_000_000)
+    QuotaCounter.objects.create(owner_id=user.pk, plan=key.plan, day=start, used=2, spent_nanos=30_000_000)
     keys = alice_client.get("/keys/").content.decode()
     assert "0.03 USD spent" in keys and " left</small>" not in keys
     dashboard = alice_client.get("/").content.decode()
@@ -122,7 +124,9 @@ def test_periods_budgets_and_spend_read_in_thai(alice_client, user, weekly, plan
 
     key, _ = services.key_create(owner=user, plan_name=weekly.name)
     start, reset = period_bounds("week", "Asia/Bangkok")
-    QuotaCounter.objects.create(owner=user, plan=weekly, day=start, used=4, tokens=1200, spent_nanos=1_250_000_000)
+    QuotaCounter.objects.create(
+        owner_id=user.pk, plan=weekly, day=start, used=4, tokens=1200, spent_nanos=1_250_000_000
+    )
     DailyUsage.objects.create(key=key, day=datetime.datetime.now(datetime.UTC).date(), requests=4, cost_nanos=10**9)
     thai_days = ["จ.", "อ.", "พ.", "พฤ.", "ศ.", "ส.", "อา."]
     thai_months = ["ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค."]

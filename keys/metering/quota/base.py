@@ -103,7 +103,7 @@ class BaseQuotaStore:
         """totals_sync(), read now: every process sees the same numbers."""
         from plumbing.dbthread import in_db_thread
 
-        return await in_db_thread(self.totals_sync, info.owner_id, info.plan_id, day)
+        return await in_db_thread(self.totals_sync, info.holder_id, info.plan_id, day)
 
     # -- May be overridden ------------------------------------------------------------------------
 

@@ -77,12 +77,12 @@ class DatabaseQuota(BaseQuotaStore):
     """
 
     def consume_sync(self, info: KeyInfo, day: datetime.date) -> Admission:
-        args = (info.owner_id, info.plan_id, day, info.plan_id, info.key_id, info.plan_id)
+        args = (info.holder_id, info.plan_id, day, info.plan_id, info.key_id, info.plan_id)
         with connection.cursor() as cursor:
             cursor.execute(_CONSUME_SQL, args)
             row = cursor.fetchone()
             if row is None:  # the day's row may not exist yet: make it, then try once more
-                cursor.execute(_ENSURE_SQL, (info.owner_id, info.plan_id, day))
+                cursor.execute(_ENSURE_SQL, (info.holder_id, info.plan_id, day))
                 cursor.execute(_CONSUME_SQL, args)
                 row = cursor.fetchone()
         if row is not None:
@@ -92,12 +92,12 @@ class DatabaseQuota(BaseQuotaStore):
         revoked = key is None or key["revoked_at"] is not None
         moved = not revoked and key["plan_id"] != info.plan_id
         limit = Plan.objects.filter(pk=info.plan_id).values_list("requests_per_day", flat=True).first() or 0
-        used = self.used_sync(info.owner_id, info.plan_id, day)
+        used = self.used_sync(info.holder_id, info.plan_id, day)
         return Admission(admitted=False, used=used, limit=limit, revoked=revoked, moved=moved)
 
     def refund_sync(self, info: KeyInfo, day: datetime.date) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(_REFUND_SQL, (info.owner_id, info.plan_id, day))
+            cursor.execute(_REFUND_SQL, (info.holder_id, info.plan_id, day))
 
     def carry_over_sync(
         self,
@@ -118,14 +118,14 @@ class DatabaseQuota(BaseQuotaStore):
         budget = -1 if info.budget_nanos is None else info.budget_nanos
         tokens, nanos = reservation.tokens, reservation.nanos
         args = (
-            requests, tokens, nanos, info.owner_id, info.plan_id, day, requests, info.plan_id,
+            requests, tokens, nanos, info.holder_id, info.plan_id, day, requests, info.plan_id,
             token_limit, tokens, token_limit, budget, nanos, budget, info.key_id, info.plan_id,
         )  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute(_RESERVE_SQL, args)
             row = cursor.fetchone()
             if row is None:
-                cursor.execute(_ENSURE_SQL, (info.owner_id, info.plan_id, day))
+                cursor.execute(_ENSURE_SQL, (info.holder_id, info.plan_id, day))
                 cursor.execute(_RESERVE_SQL, args)
                 row = cursor.fetchone()
         if row is not None:
@@ -134,7 +134,7 @@ class DatabaseQuota(BaseQuotaStore):
         revoked = key is None or key["revoked_at"] is not None
         moved = not revoked and key["plan_id"] != info.plan_id
         limit = Plan.objects.filter(pk=info.plan_id).values_list("requests_per_day", flat=True).first() or 0
-        counter = QuotaCounter.objects.filter(owner_id=info.owner_id, plan_id=info.plan_id, day=day)
+        counter = QuotaCounter.objects.filter(owner_id=info.holder_id, plan_id=info.plan_id, day=day)
         used, used_tokens, spent = counter.values_list("used", "tokens", "spent_nanos").first() or (0, 0, 0)
         admission = self._counts(info, False, used, used_tokens, spent, limit=limit)
         short = ""
@@ -162,14 +162,14 @@ class DatabaseQuota(BaseQuotaStore):
 
     def settle_sync(self, info: KeyInfo, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
         with connection.cursor() as cursor:
-            cursor.execute(_SETTLE_SQL, (tokens, tokens, nanos, nanos, info.owner_id, info.plan_id, day))
+            cursor.execute(_SETTLE_SQL, (tokens, tokens, nanos, nanos, info.holder_id, info.plan_id, day))
             row = cursor.fetchone()
         return (row[0], row[1]) if row else (0, 0)
 
     def unreserve_sync(self, info: KeyInfo, day: datetime.date, reservation: Reservation) -> None:
         tokens, nanos = reservation.tokens, reservation.nanos
         with connection.cursor() as cursor:
-            cursor.execute(_UNRESERVE_SQL, (tokens, tokens, nanos, nanos, info.owner_id, info.plan_id, day))
+            cursor.execute(_UNRESERVE_SQL, (tokens, tokens, nanos, nanos, info.holder_id, info.plan_id, day))
 
     async def reserve(
         self, info: KeyInfo, day: datetime.date, reservation: Reservation, requests: int = 1
@@ -184,9 +184,9 @@ class DatabaseQuota(BaseQuotaStore):
 
     def take_sync(self, info: KeyInfo, day: datetime.date, wanted: int) -> tuple[int, Admission]:
         # All of the block or, near the limit, one request at a time: the statement stays one exact step.
-        args = (wanted, info.owner_id, info.plan_id, day, wanted, info.plan_id, info.key_id, info.plan_id)
+        args = (wanted, info.holder_id, info.plan_id, day, wanted, info.plan_id, info.key_id, info.plan_id)
         with connection.cursor() as cursor:
-            cursor.execute(_ENSURE_SQL, (info.owner_id, info.plan_id, day))
+            cursor.execute(_ENSURE_SQL, (info.holder_id, info.plan_id, day))
             cursor.execute(_TAKE_SQL, args)
             row = cursor.fetchone()
         if row is not None:
@@ -196,7 +196,7 @@ class DatabaseQuota(BaseQuotaStore):
 
     def give_back_sync(self, info: KeyInfo, day: datetime.date, count: int) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(_GIVE_BACK_SQL, (count, count, info.owner_id, info.plan_id, day))
+            cursor.execute(_GIVE_BACK_SQL, (count, count, info.holder_id, info.plan_id, day))
 
     async def take(self, info: KeyInfo, day: datetime.date, wanted: int) -> tuple[int, Admission]:
         return await group_commit.run(self.take_sync, info, day, wanted)
@@ -212,7 +212,7 @@ class DatabaseQuota(BaseQuotaStore):
         return await group_commit.run(self.consume_sync, info, day)
 
     async def used(self, info: KeyInfo, day: datetime.date) -> int:
-        return await in_db_thread(self.used_sync, info.owner_id, info.plan_id, day)
+        return await in_db_thread(self.used_sync, info.holder_id, info.plan_id, day)
 
     async def refund(self, info: KeyInfo, day: datetime.date) -> None:
         await group_commit.run(self.refund_sync, info, day)

@@ -10,7 +10,7 @@ from keys.metering.quota.base import BaseQuotaStore
 from keys.metering.quota.database import CARRY_SQL
 from keys.metering.quota.journal import AdmissionJournal, journal_totals, journal_used
 from keys.metering.types import Admission, KeyInfo, Reservation
-from keys.models import DailyUsage
+from keys.models import DailyUsage, holder_keys
 from plumbing.dbthread import in_db_thread
 from plumbing.loopbound import LoopBound
 from plumbing.redis import redis_client
@@ -129,7 +129,7 @@ _SHORT_BUDGET, _SHORT_TOKENS, _MOVED, _UNSEEDED, _REVOKED, _ADMITTED = -5, -4, -
 def _admitted_in_database(owner_id: int, plan_id: int, day: datetime.date) -> int:
     """Where a counter Redis lacks starts: the journal's admissions (in flight included), and never
     below the answers recorded since the period began for keys now in the plan."""
-    usage = DailyUsage.objects.filter(key__owner_id=owner_id, key__plan_id=plan_id, day__gte=day)
+    usage = DailyUsage.objects.filter(holder_keys(owner_id), key__plan_id=plan_id, day__gte=day)
     return max(journal_used(owner_id, plan_id, day), usage.aggregate(total=Sum("requests"))["total"] or 0)
 
 
@@ -175,7 +175,7 @@ class RedisQuota(BaseQuotaStore):
 
     def _keys(self, info: KeyInfo, day: datetime.date) -> list[str]:
         return [
-            self.counter_key(info.owner_id, info.plan_id, day),
+            self.counter_key(info.holder_id, info.plan_id, day),
             self.revoked_key(info.key_id),
             self.plan_key(info.key_id),
         ]
@@ -184,10 +184,10 @@ class RedisQuota(BaseQuotaStore):
         keys, script = self._keys(info, day), self._scripts.get().consume
         code, used = await script(keys=keys, args=[info.limit, _ttl(info), "", info.plan_id])
         if code == _UNSEEDED:
-            seed = await in_db_thread(_admitted_in_database, info.owner_id, info.plan_id, day)
+            seed = await in_db_thread(_admitted_in_database, info.holder_id, info.plan_id, day)
             code, used = await script(keys=keys, args=[info.limit, _ttl(info), seed, info.plan_id])
         if code == _ADMITTED:
-            self.journal.add(info.owner_id, info.plan_id, day, 1)
+            self.journal.add(info.holder_id, info.plan_id, day, 1)
         return Admission(
             admitted=code == _ADMITTED, used=int(used), limit=info.limit, revoked=code == _REVOKED, moved=code == _MOVED
         )
@@ -196,10 +196,10 @@ class RedisQuota(BaseQuotaStore):
         keys, script = self._keys(info, day), self._scripts.get().take
         code, used, granted = await script(keys=keys, args=[info.limit, _ttl(info), "", wanted, info.plan_id])
         if code == _UNSEEDED:
-            seed = await in_db_thread(_admitted_in_database, info.owner_id, info.plan_id, day)
+            seed = await in_db_thread(_admitted_in_database, info.holder_id, info.plan_id, day)
             code, used, granted = await script(keys=keys, args=[info.limit, _ttl(info), seed, wanted, info.plan_id])
         if code == _ADMITTED:
-            self.journal.add(info.owner_id, info.plan_id, day, int(granted))
+            self.journal.add(info.holder_id, info.plan_id, day, int(granted))
         first = int(used) - int(granted) + 1 if code == _ADMITTED else int(used)
         admission = Admission(
             admitted=code == _ADMITTED, used=first, limit=info.limit, revoked=code == _REVOKED, moved=code == _MOVED
@@ -207,16 +207,16 @@ class RedisQuota(BaseQuotaStore):
         return int(granted), admission
 
     async def give_back(self, info: KeyInfo, day: datetime.date, count: int) -> None:
-        await self._scripts.get().give_back(keys=[self.counter_key(info.owner_id, info.plan_id, day)], args=[count])
-        self.journal.add(info.owner_id, info.plan_id, day, -count)
+        await self._scripts.get().give_back(keys=[self.counter_key(info.holder_id, info.plan_id, day)], args=[count])
+        self.journal.add(info.holder_id, info.plan_id, day, -count)
 
     def give_back_sync(self, info: KeyInfo, day: datetime.date, count: int) -> None:
-        self.sync.eval(_GIVE_BACK_LUA, 1, self.counter_key(info.owner_id, info.plan_id, day), count)
-        self.journal.add(info.owner_id, info.plan_id, day, -count)
+        self.sync.eval(_GIVE_BACK_LUA, 1, self.counter_key(info.holder_id, info.plan_id, day), count)
+        self.journal.add(info.holder_id, info.plan_id, day, -count)
 
     async def refund(self, info: KeyInfo, day: datetime.date) -> None:
-        await self._scripts.get().refund(keys=[self.counter_key(info.owner_id, info.plan_id, day)])
-        self.journal.add(info.owner_id, info.plan_id, day, -1)
+        await self._scripts.get().refund(keys=[self.counter_key(info.holder_id, info.plan_id, day)])
+        self.journal.add(info.holder_id, info.plan_id, day, -1)
 
     def pending_flush_sync(self) -> None:
         self.journal.flush_sync()
@@ -229,7 +229,7 @@ class RedisQuota(BaseQuotaStore):
 
     async def used(self, info: KeyInfo, day: datetime.date) -> int:
         client = self._scripts.get().client
-        return int(await client.get(self.counter_key(info.owner_id, info.plan_id, day)) or 0)
+        return int(await client.get(self.counter_key(info.holder_id, info.plan_id, day)) or 0)
 
     def carry_over_sync(
         self,
@@ -280,17 +280,17 @@ class RedisQuota(BaseQuotaStore):
         return super().totals_sync(owner_id, plan_id, day)
 
     async def totals(self, info: KeyInfo, day: datetime.date) -> tuple[int, int]:
-        keys = (self.tokens_key(info.owner_id, info.plan_id, day), self.nanos_key(info.owner_id, info.plan_id, day))
+        keys = (self.tokens_key(info.holder_id, info.plan_id, day), self.nanos_key(info.holder_id, info.plan_id, day))
         tokens, nanos = await self._scripts.get().client.mget(*keys)
         if tokens is not None and nanos is not None:
             return int(tokens), int(nanos)
-        return await in_db_thread(super().totals_sync, info.owner_id, info.plan_id, day)
+        return await in_db_thread(super().totals_sync, info.holder_id, info.plan_id, day)
 
     def _reserve_keys(self, info: KeyInfo, day: datetime.date) -> list[str]:
         return [
             *self._keys(info, day),
-            self.tokens_key(info.owner_id, info.plan_id, day),
-            self.nanos_key(info.owner_id, info.plan_id, day),
+            self.tokens_key(info.holder_id, info.plan_id, day),
+            self.nanos_key(info.holder_id, info.plan_id, day),
         ]
 
     async def reserve(
@@ -302,11 +302,11 @@ class RedisQuota(BaseQuotaStore):
         args = [info.limit, _ttl(info), "", info.plan_id, token_limit, reservation.tokens, budget, reservation.nanos]
         code, used, tokens, nanos = await script(keys=keys, args=[*args, 0, 0, requests])
         if code == _UNSEEDED:
-            seed = await in_db_thread(_seeds, info.owner_id, info.plan_id, day)
+            seed = await in_db_thread(_seeds, info.holder_id, info.plan_id, day)
             args[2] = seed[0]
             code, used, tokens, nanos = await script(keys=keys, args=[*args, seed[1], seed[2], requests])
         if code == _ADMITTED:
-            self.journal.add(info.owner_id, info.plan_id, day, requests, reservation.tokens, reservation.nanos)
+            self.journal.add(info.holder_id, info.plan_id, day, requests, reservation.tokens, reservation.nanos)
         short = {_SHORT_TOKENS: "tokens", _SHORT_BUDGET: "budget"}.get(code, "")
         return Admission(
             admitted=code == _ADMITTED,
@@ -322,22 +322,22 @@ class RedisQuota(BaseQuotaStore):
         )
 
     async def settle(self, info: KeyInfo, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
-        keys = [self.tokens_key(info.owner_id, info.plan_id, day), self.nanos_key(info.owner_id, info.plan_id, day)]
+        keys = [self.tokens_key(info.holder_id, info.plan_id, day), self.nanos_key(info.holder_id, info.plan_id, day)]
         totals = await self._scripts.get().adjust(keys=keys, args=[tokens, nanos])
-        self.journal.add(info.owner_id, info.plan_id, day, 0, tokens, nanos)
+        self.journal.add(info.holder_id, info.plan_id, day, 0, tokens, nanos)
         return int(totals[0]), int(totals[1])
 
     def settle_sync(self, info: KeyInfo, day: datetime.date, tokens: int, nanos: int) -> tuple[int, int]:
-        keys = [self.tokens_key(info.owner_id, info.plan_id, day), self.nanos_key(info.owner_id, info.plan_id, day)]
+        keys = [self.tokens_key(info.holder_id, info.plan_id, day), self.nanos_key(info.holder_id, info.plan_id, day)]
         totals = self.sync.eval(_ADJUST_LUA, 2, *keys, tokens, nanos)
-        self.journal.add(info.owner_id, info.plan_id, day, 0, tokens, nanos)
+        self.journal.add(info.holder_id, info.plan_id, day, 0, tokens, nanos)
         return int(totals[0]), int(totals[1])
 
     async def unreserve(self, info: KeyInfo, day: datetime.date, reservation: Reservation) -> None:
         keys = self._reserve_keys(info, day)
         keys = [keys[0], keys[3], keys[4]]
         await self._scripts.get().adjust(keys=keys, args=[-1, -reservation.tokens, -reservation.nanos])
-        self.journal.add(info.owner_id, info.plan_id, day, -1, -reservation.tokens, -reservation.nanos)
+        self.journal.add(info.holder_id, info.plan_id, day, -1, -reservation.tokens, -reservation.nanos)
 
     def revoke_sync(self, key_id: int) -> None:
         self.sync.set(self.revoked_key(key_id), 1)

@@ -1,0 +1,46 @@
+"""Errors the team services raise: each carries the HTTP status, a code, and the message users see."""
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+class TeamError(Exception):
+    status = 400
+    code = "invalid"
+    message = _("The request could not be completed.")
+
+    def __init__(self, message: str | Promise | None = None) -> None:
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+
+
+class TeamNotFound(TeamError):
+    """Also what outsiders get for a team that exists: they cannot tell."""
+
+    status = 404
+    code = "not_found"
+    message = _("No such team.")
+
+
+class NotAllowed(TeamError):
+    status = 403
+    code = "forbidden"
+    message = _("Only the team's owners and admins may do that.")
+
+
+class Conflict(TeamError):
+    status = 409
+    code = "conflict"
+
+
+class InvitationGone(TeamError):
+    status = 410
+    code = "invitation_gone"
+    message = _("This invitation has expired or was already used. Ask the team for a new one.")
+
+
+class WrongInvitee(TeamError):
+    status = 403
+    code = "wrong_invitee"
+    message = _("This invitation is for another email address. Log in with the address it was sent to.")
