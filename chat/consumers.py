@@ -18,6 +18,8 @@ from keys.backends import get_backend
 from keys.metering import RefusalCode
 from keys.money import money_text
 from keys.periods import seconds_until
+from keys.scopes import address_allowed
+from plumbing.addresses import scope_client_address
 from plumbing.outages import OUTAGES
 
 logger = logging.getLogger(__name__)
@@ -99,6 +101,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             info = await calls.key_load(content["key"])
         if info is None or info.owner_id != self.user.pk or info.revoked:
             return await self.error("invalid_key", messages.NOT_YOUR_KEY)
+        if info.allowed_ips and not address_allowed(info.allowed_ips, scope_client_address(self.scope)):
+            return await self.error("ip_not_allowed", messages.IP_NOT_ALLOWED)
         route = await calls.route_find(info=info, model=content.get("model"), user_key=user_key)
         if isinstance(route, NoRoute):
             return await self.error("model_not_found", messages.model_not_found(route.model, route.granted))
@@ -192,6 +196,17 @@ def _requests_spent(refused: Refused) -> tuple[str, str, dict]:
     return "limit_exceeded", messages.LIMIT_EXCEEDED, _limit_extra(detail, reset_at, remaining=0, limit=limit)
 
 
+def _key_cap_spent(refused: Refused) -> tuple[str, str, dict]:
+    info = refused.info
+    _, reset_at = info.period_now()
+    detail = messages.key_cap_detail(info.public_prefix, info.max_requests or 0, info.period, reset_at)
+    return (
+        "limit_exceeded",
+        messages.LIMIT_EXCEEDED,
+        _limit_extra(detail, reset_at, remaining=0, limit=info.max_requests),
+    )
+
+
 def _tokens_spent(refused: Refused) -> tuple[str, str, dict]:
     info = refused.info
     _, reset_at = info.period_now()
@@ -219,6 +234,7 @@ _TURN_STATUS = {
     "limit_exceeded": 429,
     "too_many_requests": 429,
     "invalid_key": 401,
+    "ip_not_allowed": 403,
     "model_not_found": 404,
     "not_found": 404,
     "unavailable": 503,
@@ -229,6 +245,7 @@ _REFUSAL_FRAMES = {
     RefusalCode.REQUESTS: _requests_spent,
     RefusalCode.TOKENS: _tokens_spent,
     RefusalCode.BUDGET: _budget_spent,
+    RefusalCode.KEY_REQUESTS: _key_cap_spent,
     RefusalCode.THROTTLE: lambda _: ("too_many_requests", messages.TOO_MANY_REQUESTS, {"detail": messages.SLOW_DOWN}),
     RefusalCode.REVOKED: lambda _: ("invalid_key", messages.KEY_REVOKED, {}),
     RefusalCode.EXPIRED: lambda _: ("invalid_key", messages.KEY_EXPIRED, {}),

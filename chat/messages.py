@@ -23,6 +23,9 @@ EMPTY_MESSAGE = _("Type a message first.")
 RETRY_NEEDS_CONVERSATION = _("Retry needs the conversation.")
 NOT_YOUR_KEY = _("That is not one of your active keys. Pick another or generate one.")
 KEY_REVOKED = _("That key has been revoked.")
+IP_NOT_ALLOWED = _(
+    "This key may not be used from your address: it is limited to some addresses. Change its limits on the Keys page."
+)
 KEY_EXPIRED = _("That key has expired. Generate a new one on the Keys page.")
 SLOW_DOWN = _("Slow down a little.")
 NO_CONVERSATION = _("That conversation does not exist.")
@@ -43,6 +46,11 @@ PERIOD_NAMES = {
 
 def _when(reset_at: datetime.datetime) -> str:
     return moment_text(reset_at)
+
+
+def key_cap_detail(prefix: str, cap: int, period: str, reset_at: datetime.datetime) -> str:
+    values = {"key": prefix, "cap": cap, "period": PERIOD_NAMES.get(period, period), "reset": _when(reset_at)}
+    return gettext("The key %(key)s is capped at %(cap)s requests per %(period)s; it resets at %(reset)s.") % values
 
 
 def limit_detail(plan: str, limit: int, period: str, reset_at: datetime.datetime) -> str:

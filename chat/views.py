@@ -25,6 +25,11 @@ def _conversation(request: HttpRequest, pk: int | str) -> Conversation:
 
 @login_required
 @require_GET
+def allowed(key, model: str) -> bool:
+    """The key's allow-list lets it call `model` (an empty list allows every model of its plan)."""
+    return not key.allowed_models or model in key.allowed_models
+
+
 def chat_page(request: HttpRequest) -> HttpResponse:
     current = None
     chosen = request.GET.get("c", "")
@@ -43,7 +48,11 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     models_by_key = {}
     if not key_in_browser:
         granted = calls.plan_models({row.key.plan_id for row in rows}, kind="chat")
-        models_by_key = {row.key.pk: granted[row.key.plan_id] for row in rows if row.key.plan_id in granted}
+        models_by_key = {
+            row.key.pk: [name for name in granted[row.key.plan_id] if allowed(row.key, name)]
+            for row in rows
+            if row.key.plan_id in granted
+        }
     context = {
         "rows": [(row, ",".join(models_by_key.get(row.key.pk, []))) for row in rows],
         "models": sorted({name for names in models_by_key.values() for name in names}),

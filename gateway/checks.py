@@ -22,6 +22,27 @@ def check_llm_upstream(app_configs=None, **kwargs) -> list[Error]:
 
 
 @register()
+def check_trusted_proxies(app_configs=None, **kwargs) -> list[Error]:
+    import ipaddress
+
+    from django.conf import settings
+
+    errors = []
+    for entry in getattr(settings, "TRUSTED_PROXIES", ()):
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            errors.append(
+                Error(
+                    f"TRUSTED_PROXIES holds {entry!r}, which is not an IPv4 or IPv6 address or CIDR.",
+                    hint="e.g. TRUSTED_PROXIES=10.0.0.0/8,fd00::/8",
+                    id="gateway.E003",
+                )
+            )
+    return errors
+
+
+@register()
 def check_upstream_key_prefix(app_configs=None, **kwargs) -> list[Error]:
     prefix = app_settings.UPSTREAM_KEY_ENV_PREFIX
     if not re.fullmatch(r"[A-Za-z0-9_]{4,}", prefix or ""):

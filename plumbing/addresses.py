@@ -8,7 +8,13 @@ from django.conf import settings
 
 @lru_cache(maxsize=8)
 def _networks(cidrs: tuple[str, ...]) -> tuple:
-    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip())
+    networks = []
+    for cidr in cidrs:
+        try:
+            networks.append(ipaddress.ip_network(cidr.strip(), strict=False))
+        except ValueError:
+            continue  # the system check names it at start; a malformed entry trusts nobody
+    return tuple(networks)
 
 
 def _ip(address: str):

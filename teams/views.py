@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -78,7 +79,7 @@ def _team_page(request: HttpRequest, membership, *, new_key=None, plaintext: str
         "new_key": new_key,
         "plaintext": plaintext,
         "error": error,
-        "next": request.path,
+        "next": reverse("team", args=[membership.team_id]),
     }
     response = render(request, "teams/team.html", context, status=status)
     if plaintext:

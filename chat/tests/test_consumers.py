@@ -354,3 +354,28 @@ async def test_the_socket_speaks_the_pages_language(user, make_key, upstream, la
     unknown = (await collect(communicator))[-1]
     assert ("ไม่รู้จักชนิดเฟรม" in unknown["message"]) == (limit_words != "Limit Exceeded")
     await communicator.disconnect()
+
+
+async def test_the_chat_obeys_a_keys_addresses_and_cap(user, make_key, upstream):
+    from keys.services import key_scopes_set
+
+    key, _ = await make_key(user)
+    await database_sync_to_async(key_scopes_set)(key=key, allowed_ips=["198.51.100.0/24"], max_requests=1)
+    headers = [ORIGIN, HOST, (b"cookie", await session_cookie_for(user))]
+    elsewhere = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    elsewhere.scope["client"] = ("203.0.113.5", 5000)  # the browser's address, as daphne gives it
+    assert (await elsewhere.connect())[0]
+    await elsewhere.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "Hi"})
+    frame = (await collect(elsewhere))[-1]
+    assert frame["code"] == "ip_not_allowed" and "Keys page" in frame["message"]
+    await elsewhere.disconnect()
+    allowed = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    allowed.scope["client"] = ("198.51.100.7", 5000)
+    assert (await allowed.connect())[0]
+    await allowed.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "Hi"})
+    assert (await collect(allowed))[-1]["type"] == "done"
+    await allowed.send_json_to({"type": "send", "key": key.pk, "conversation": None, "content": "Again"})
+    capped = (await collect(allowed))[-1]
+    assert capped["code"] == "limit_exceeded" and "capped at 1 requests" in capped["detail"]
+    await allowed.disconnect()
+    assert len(upstream.requests) == 1
