@@ -106,7 +106,7 @@ async def key_load(key_id: int) -> KeyInfo | None:
 def _noted(info: KeyInfo | None) -> KeyInfo | None:
     note = current_note.get()
     if note is not None and info is not None:
-        note.user_id, note.key_prefix = info.owner_id, info.public_prefix
+        note.user_id, note.team_id, note.key_prefix = info.owner_id, info.team_id, info.public_prefix
     return info
 
 

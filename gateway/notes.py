@@ -18,6 +18,7 @@ class CallNote:
     clock: float  # monotonic
     stream: bool = False
     user_id: int | None = None
+    team_id: int | None = None
     key_prefix: str = ""
     model: str = ""
     upstream: str = ""
@@ -36,6 +37,7 @@ class CallNote:
         request_log_note(
             request_id=self.request_id,
             user_id=self.user_id,
+            team_id=self.team_id,
             key_prefix=self.key_prefix,
             endpoint=self.endpoint,
             model=self.model,

@@ -5,7 +5,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from requestlog.forms import RequestQuery
+from requestlog.scope import rows_scope
 from requestlog.selectors import request_filter, request_page
+from teams.exceptions import TeamError
 
 _FILTERS = ("key", "model", "status", "request_id", "since", "until", "refusal")
 
@@ -19,8 +21,18 @@ class RequestList(APIView):
             return Response({"message": query.errors_text(), "errors": query.errors.get_json_data()}, status=400)
         data = query.cleaned_data
         filters = {name: data[name] for name in _FILTERS if data.get(name) not in (None, "")}
-        rows = request_filter(user_id=request.user.pk, **filters)
-        page, after = request_page(rows=rows, cursor=data["cursor"], limit=data["limit"], owner_id=request.user.pk)
+        try:
+            scope = rows_scope(user=request.user, team=data["team"])
+        except TeamError as exc:
+            return Response({"message": str(exc.message)}, status=exc.status)
+        rows = request_filter(**scope, **filters)
+        page, after = request_page(
+            rows=rows,
+            cursor=data["cursor"],
+            limit=data["limit"],
+            owner_id=request.user.pk,
+            team_id=scope.get("team_id"),
+        )
         next_url = None
         if after is not None:
             params = request.query_params.copy()

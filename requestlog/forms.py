@@ -63,6 +63,7 @@ class RequestQuery(forms.Form):
     until = forms.DateTimeField(required=False)
     cursor = forms.CharField(required=False, max_length=60)
     limit = forms.CharField(required=False, max_length=3)
+    team = forms.CharField(required=False, max_length=18)
 
     def clean_key(self) -> str:
         return _clean_text(self.cleaned_data["key"].rstrip("…"), "key")
@@ -82,6 +83,14 @@ class RequestQuery(forms.Form):
             return None
         if not _DIGITS.fullmatch(value) or not 100 <= int(value) <= 599:
             raise forms.ValidationError(_("status must be an HTTP status from 100 to 599."))
+        return int(value)
+
+    def clean_team(self) -> int | None:
+        value = self.cleaned_data["team"]
+        if not value:
+            return None
+        if not re.fullmatch(r"[0-9]{1,18}", value) or int(value) < 1:
+            raise forms.ValidationError(_("team must be a team's id."))
         return int(value)
 
     def clean_limit(self) -> int:

@@ -14,7 +14,10 @@ from keys import selectors as key_selectors
 from keys.metering import RefusalCode
 from requestlog.app_settings import app_settings
 from requestlog.forms import RequestQuery
+from requestlog.scope import rows_scope
 from requestlog.selectors import CSV_CHUNK, PUBLIC_FIELDS, request_filter, request_page
+from teams.exceptions import TeamError
+from teams.selectors import team_keys_all, team_name
 from usage.exports import csv_cell
 
 REFUSALS = [*(code.value for code in RefusalCode), "model_not_found"]
@@ -35,9 +38,18 @@ def requests_page(request: HttpRequest) -> HttpResponse:
     query = RequestQuery(request.GET)
     if not query.is_valid():
         return _bad_query(query)
-    rows = request_filter(user_id=request.user.pk, **_filters(query))
+    team = query.cleaned_data["team"]
+    try:
+        scope = rows_scope(user=request.user, team=team)
+    except TeamError as exc:
+        return HttpResponse(f"{exc.message}\n", status=exc.status, content_type="text/plain; charset=utf-8")
+    rows = request_filter(**scope, **_filters(query))
     page, after = request_page(
-        rows=rows, cursor=query.cleaned_data["cursor"], limit=query.cleaned_data["limit"], owner_id=request.user.pk
+        rows=rows,
+        cursor=query.cleaned_data["cursor"],
+        limit=query.cleaned_data["limit"],
+        owner_id=request.user.pk,
+        team_id=scope.get("team_id"),
     )
     kept = request.GET.copy()
     kept.pop("cursor", None)
@@ -46,7 +58,9 @@ def requests_page(request: HttpRequest) -> HttpResponse:
         "next_query": (kept.urlencode() + "&" if kept else "") + f"cursor={after.encode()}" if after else "",
         "first_query": kept.urlencode(),
         "paged": query.cleaned_data["cursor"] is not None,
-        "keys": key_selectors.key_list(owner=request.user),
+        "keys": key_selectors.key_list(owner=request.user) if team is None else team_keys_all(team_id=team),
+        "team": team_name(team_id=team) if team is not None else "",
+        "team_id": team,
         "refusals": REFUSALS,
         "values": {name: request.GET.get(name, "") for name in _FILTERS},
         "filtered": bool(_filters(query)),
@@ -64,7 +78,11 @@ async def requests_csv(request: HttpRequest) -> HttpResponse:
         return _bad_query(query)
     user = await request.auser()
     data = query.cleaned_data
-    rows = request_filter(user_id=user.pk, since=data["since"], until=data["until"])
+    try:
+        scope = await sync_to_async(rows_scope)(user=user, team=data["team"])
+    except TeamError as exc:
+        return HttpResponse(f"{exc.message}\n", status=exc.status, content_type="text/plain; charset=utf-8")
+    rows = request_filter(**scope, since=data["since"], until=data["until"])
     response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="tollgate-requests.csv"'
     return response

@@ -11,7 +11,7 @@ from keys.metering import PeriodCounts, counts_sync
 from keys.models import ApiKey, DailyUsage, Plan, quota_holder
 from keys.money import from_nanos
 from teams.exceptions import NotAllowed, TeamNotFound
-from teams.models import Invitation, Membership
+from teams.models import Invitation, Membership, Team
 
 
 def id_valid(value: int) -> bool:
@@ -53,6 +53,15 @@ def team_keys(*, membership: Membership) -> QuerySet[ApiKey]:
     """The team's keys: every member's for owners and admins, a member's own otherwise."""
     keys = ApiKey.objects.filter(team_id=membership.team_id).select_related("plan", "owner")
     return keys if membership.manages else keys.filter(owner_id=membership.user_id)
+
+
+def team_keys_all(*, team_id: int) -> QuerySet[ApiKey]:
+    """Every key of the team (for its managers' filters)."""
+    return ApiKey.objects.filter(team_id=team_id).select_related("plan")
+
+
+def team_name(*, team_id: int) -> str:
+    return Team.objects.filter(pk=team_id).values_list("name", flat=True).first() or ""
 
 
 @dataclass(frozen=True)

@@ -167,3 +167,33 @@ def test_the_csv_streams_every_row_of_the_time_range_with_a_header(alice_client,
     assert len(rows) == 1 + 1203
     assert {row[1] for row in rows[1:]} == {f"csv-{n}" for n in range(1203)}
     assert rows[1][4] == "'=cmd()"  # a spreadsheet shows it, never runs it
+
+
+def test_team_owners_read_every_members_team_calls_and_nobody_else_does(client, user, other_user, user_factory, note):
+    from teams.models import Membership
+    from teams.services import team_create
+
+    team = team_create(owner=user, name="Acme")
+    Membership.objects.create(team=team, user=other_user)
+    note(user_id=other_user.pk, team_id=team.pk, request_id="bob-team-call")
+    note(user_id=user.pk, team_id=team.pk, request_id="alice-team-call")
+    note(user_id=other_user.pk, request_id="bob-own-call")  # his personal key: not the team's business
+
+    client.force_login(user)
+    seen = [row["request_id"] for row in _all_pages(client, f"/api/v1/requests/?team={team.pk}")]
+    assert sorted(seen) == ["alice-team-call", "bob-team-call"]
+    page = client.get(f"/usage/requests/?team={team.pk}").content.decode()
+    assert "<code>bob-team-call</code>" in page and "bob-own-call" not in page and "Requests of team Acme" in page
+    csv = _streamed(client.get(f"/usage/requests.csv?team={team.pk}"))
+    assert "bob-team-call" in csv and "bob-own-call" not in csv
+
+    client.force_login(other_user)  # a member: 403; his own log still shows his team call as his
+    assert client.get(f"/api/v1/requests/?team={team.pk}").status_code == 403
+    assert client.get(f"/usage/requests/?team={team.pk}").status_code == 403
+    assert client.get(f"/usage/requests.csv?team={team.pk}").status_code == 403
+    assert "bob-team-call" in [row["request_id"] for row in _all_pages(client, "/api/v1/requests/")]
+
+    client.force_login(user_factory("eve@evil.test"))  # an outsider: 404
+    assert client.get(f"/api/v1/requests/?team={team.pk}").status_code == 404
+    assert client.get(f"/usage/requests/?team={team.pk}").status_code == 404
+    assert client.get("/api/v1/requests/?team=99999999999999").status_code == 404
