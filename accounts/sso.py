@@ -1,6 +1,6 @@
 """Single sign-on providers read from the environment (allauth's SOCIALACCOUNT_PROVIDERS).
 
-Imported by the settings module, so it reads only the environment: no models, no allauth.
+Imported by the settings module: nothing here touches models or allauth at import.
 """
 
 import re
@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 
 # A provider id is part of its callback URL (/accounts/oidc/<id>/login/callback/) and of variable names.
 _PROVIDER_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
@@ -94,3 +95,32 @@ def _issuer_url(variable: str, url: str) -> str:
         raise ImproperlyConfigured(f"{variable} must use https (plain http only to localhost): got {url}")
     # allauth appends /.well-known/openid-configuration; a trailing slash would double the slash.
     return url.rstrip("/")
+
+
+# Where the log-in of GitHub and Google starts; an OpenID Connect provider's is read from its app.
+_AUTHORIZE_ORIGINS = {"github": "https://github.com", "google": "https://accounts.google.com"}
+
+
+def sso_form_action_sources(request: HttpRequest | None = None) -> list[str]:
+    """The origins a provider's button sends the browser on to, for the pages' CSP form-action.
+
+    A button posts to Tollgate, which answers with a redirect to the provider; browsers hold that
+    redirect to the page's form-action too, so with 'self' alone the log-in never leaves. For an
+    OpenID Connect app this is its issuer's origin, and its authorization endpoint's when the app's
+    settings override it (a provider whose sign-in page is on another host)."""
+    from allauth.socialaccount.adapter import get_adapter  # the settings module imports this one
+
+    sources = set()
+    for app in get_adapter().list_apps(request):
+        if app.provider == "openid_connect":
+            overrides = app.settings.get("openid_configuration_overrides") or {}
+            urls = [app.settings.get("server_url", ""), overrides.get("authorization_endpoint", "")]
+            sources.update(origin for url in urls if (origin := _origin(url)))
+        elif app.provider in _AUTHORIZE_ORIGINS:
+            sources.add(_AUTHORIZE_ORIGINS[app.provider])
+    return sorted(sources)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""

@@ -17,7 +17,7 @@ from allauth.socialaccount.models import SocialAccount, SocialApp
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 
-from accounts.sso import sso_providers_from_env
+from accounts.sso import sso_form_action_sources, sso_providers_from_env
 from conftest import PASSWORD, LiveServer, sqlite_test_url
 from testsupport.oidc_provider.server import OidcProvider, ProviderClient
 from testsupport.sso import callback_url, oidc_provider_fixture, sso_log_in, tollgate_with_sso  # noqa: F401
@@ -31,8 +31,8 @@ class Site:
     client: ProviderClient
 
 
-@pytest.fixture(scope="module")
-def site(django_db_setup, test_run_dir, oidc_provider) -> Iterator[Site]:
+@pytest.fixture(scope="module", name="site")
+def site_fixture(django_db_setup, test_run_dir, oidc_provider) -> Iterator[Site]:
     """Tollgate under daphne on the test database, with the provider from the environment and staff two-factor on."""
     servers: list[LiveServer] = []
 
@@ -200,6 +200,26 @@ def test_the_login_and_signup_pages_show_a_post_button_per_provider(client, thre
 
 
 @pytest.mark.django_db
+def test_the_buttons_lead_on_to_each_providers_origin_which_the_pages_form_action_must_allow(three_providers):
+    SocialApp.objects.create(
+        provider="openid_connect",
+        provider_id="cognito",
+        name="Cognito",
+        client_id="c",
+        settings={
+            "server_url": "https://cognito-idp.eu-west-1.amazonaws.com/pool",
+            "openid_configuration_overrides": {"authorization_endpoint": "https://corp.auth.example.com/authorize"},
+        },
+    )
+    assert sso_form_action_sources() == [
+        "https://cognito-idp.eu-west-1.amazonaws.com",
+        "https://corp.auth.example.com",
+        "https://github.com",
+        "https://x",
+    ]
+
+
+@pytest.mark.django_db
 def test_without_providers_the_login_page_has_no_third_party_part(client):
     page = client.get("/accounts/login/").content.decode()
     assert "/accounts/oidc/" not in page and "third-party" not in page
@@ -263,6 +283,7 @@ def test_an_unverified_address_never_signs_in_to_an_existing_account(site, oidc_
     dave = user_factory("dave@example.com")
     done = sso_log_in(site.url, ID, oidc_provider.create_user("dave@example.com", email_verified=verified))
     assert logged_in_as(done.session, site.url) is None
+    assert done.landing.url == site.url + "/accounts/3rdparty/signup/"  # asked for an address of their own
     assert not SocialAccount.objects.exists()
     dave.refresh_from_db()
     assert dave.check_password(PASSWORD)
