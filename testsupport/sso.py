@@ -113,7 +113,9 @@ def sso_log_in(
     provider's login form unless `session` is already logged in there, and follows every redirect
     back to Tollgate. Raises AssertionError when the page has no button for `provider_id` or the
     provider refuses the password."""
-    session = session or requests.Session()
+    if session is None:
+        session = requests.Session()
+        session.trust_env = False  # loopback only: no proxy from the environment
     start = f"/accounts/oidc/{provider_id}/login/"
     login_page = session.get(tollgate_url + page, timeout=10)
     actions = [unescape(action) for action in _FORM.findall(login_page.text) if unescape(action).startswith(start)]
@@ -127,7 +129,7 @@ def sso_log_in(
     assert to_provider.status_code == 302, to_provider.text[:500]
     authorize_url = to_provider.headers["Location"]
     response = session.get(authorize_url, timeout=10)
-    if "/login/" in response.url and not response.url.startswith(tollgate_url):
+    if "/login/" in response.url and not response.url.startswith(tollgate_url + "/"):
         response = session.post(
             response.url,
             data={
@@ -138,7 +140,7 @@ def sso_log_in(
             },
             timeout=10,
         )
-        assert response.url.startswith(tollgate_url), f"the provider refused the log-in: {response.url}"
+        assert response.url.startswith(tollgate_url + "/"), f"the provider refused the log-in: {response.url}"
     return SsoLogIn(session=session, authorize_url=authorize_url, landing=response)
 
 

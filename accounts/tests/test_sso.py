@@ -4,6 +4,7 @@ The provider (testsupport/oidc_provider) is django-oauth-toolkit with OIDC, a fr
 required with S256; see testsupport/sso.py for the fixture and the log-in flow.
 """
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,9 +13,16 @@ import environ
 import pytest
 import requests
 from allauth.account.models import EmailAddress
-from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value, yield_hotp_counters_from_time
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    generate_totp_secret,
+    hotp_value,
+    yield_hotp_counters_from_time,
+)
 from allauth.socialaccount.models import SocialAccount, SocialApp
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts.sso import sso_form_action_sources, sso_providers_from_env
@@ -34,20 +42,23 @@ class Site:
 @pytest.fixture(scope="module", name="site")
 def site_fixture(django_db_setup, test_run_dir, oidc_provider) -> Iterator[Site]:
     """Tollgate under daphne on the test database, with the provider from the environment and staff two-factor on."""
-    servers: list[LiveServer] = []
+    started: list[LiveServer] = []
 
     def start(env: dict[str, str]) -> LiveServer:
-        servers.append(
+        started.append(
             LiveServer({"DATABASE_URL": sqlite_test_url(), "REQUIRE_STAFF_MFA": "1", **env}, run_dir=test_run_dir)
         )
-        return servers[-1]
+        return started[-1]
 
-    server, client = tollgate_with_sso(start, oidc_provider, ID)
-    yield Site(server.url, client)
-    server.stop()
+    try:
+        server, client = tollgate_with_sso(start, oidc_provider, ID)
+        yield Site(server.url, client)
+    finally:
+        for server in started:
+            server.stop()
 
 
-def logged_in_as(session: requests.Session, url: str):
+def logged_in_as(session: requests.Session, url: str) -> AbstractBaseUser | None:
     """The Tollgate user this session is logged in as, or None."""
     page = session.get(url + "/account/", allow_redirects=False, timeout=10)
     if page.status_code != 200:
@@ -66,7 +77,7 @@ def code_for(secret: str) -> str:
 
 @pytest.fixture
 def env(monkeypatch) -> Iterator[environ.Env]:
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("SSO_"):
             monkeypatch.delenv(name)
     yield environ.Env()
@@ -307,7 +318,7 @@ def test_staff_with_two_factor_still_give_a_code_after_the_provider(site, oidc_p
     user = logged_in_as(sso_log_in(site.url, ID, frank).session, site.url)
     user.is_staff = user.is_superuser = True
     user.save()
-    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    secret = generate_totp_secret()
     TOTP.activate(user, secret)
 
     done = sso_log_in(site.url, ID, frank)
@@ -334,7 +345,8 @@ def test_staff_without_two_factor_are_sent_to_enrol_and_can_right_after_the_prov
     admin = done.session.get(site.url + "/admin/", allow_redirects=False, timeout=10)
     assert (admin.status_code, admin.headers["Location"]) == (302, "/accounts/2fa/totp/activate/")
     # No password to give again: the log-in with the provider was just now, which is enough.
-    assert done.session.get(site.url + "/accounts/2fa/totp/activate/", timeout=10).status_code == 200
+    activate = done.session.get(site.url + "/accounts/2fa/totp/activate/", timeout=10)
+    assert activate.url == site.url + "/accounts/2fa/totp/activate/" and 'name="code"' in activate.text
 
 
 def admin_app(provider: OidcProvider, site_url: str, provider_id: str, **settings) -> SocialApp:

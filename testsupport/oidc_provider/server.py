@@ -53,6 +53,7 @@ class OidcProvider:
         self.dir = Path(tempfile.mkdtemp(prefix="tollgate-oidc-"))
         self.port = 0
         self._admin = requests.Session()
+        self._admin.trust_env = False  # loopback only: no proxy from the environment
         self._admin.headers["Authorization"] = f"Bearer {secrets.token_urlsafe(24)}"
         self.process: subprocess.Popen | None = None
         self.log = open(self.dir / "provider.log", "w+")  # noqa: SIM115
