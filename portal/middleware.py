@@ -12,6 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.audit import current_actor, current_ip
+from accounts.sso import sso_form_action_sources
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -68,6 +69,15 @@ class StaffTwoFactorMiddleware:
         return self.get_response(request)
 
 
+def content_security_policy(request: HttpRequest) -> str:
+    """The policy for this page: the account pages' forms may also lead on to a single sign-on provider."""
+    if not request.path.startswith("/accounts/"):
+        return CONTENT_SECURITY_POLICY
+    # A provider's button posts here and is redirected to the provider: form-action covers that redirect.
+    sources = " ".join(["'self'", *sso_form_action_sources(request)])
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action {sources}")
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -75,7 +85,7 @@ class SecurityHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if not request.path.startswith(_INLINE_SCRIPT_PAGES):
-            response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            response.setdefault("Content-Security-Policy", content_security_policy(request))
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response
 

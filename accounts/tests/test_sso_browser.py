@@ -8,11 +8,6 @@ from testsupport.sso import oidc_provider_fixture  # noqa: F401 (a fixture)
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="portal/middleware.py's CSP says form-action 'self', and browsers hold the redirect after a form to it: "
-    "the account pages must add accounts.sso.sso_form_action_sources() (remove this mark once they do)",
-)
 def test_the_providers_button_logs_a_browser_in(site, oidc_provider, page):
     jo = oidc_provider.create_user("jo@example.com")
     refused = []

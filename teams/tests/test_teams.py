@@ -245,3 +245,12 @@ def test_team_actions_are_audited(team, user, member, plans):
     member_remove(team=team, by=user, user_id=member.pk)
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"team.created", "team.key_created", "team.member_removed", "key.revoked"} <= actions
+
+
+def test_a_password_log_in_joins_no_domain_team(user_factory, client):
+    from allauth.account.signals import user_logged_in
+
+    team = Team.objects.create(name="Corp", email_domain="corp.example")
+    ann = user_factory("ann@corp.example")
+    user_logged_in.send(sender=type(ann), request=None, user=ann)  # as allauth sends it for a password log-in
+    assert not Membership.objects.filter(team=team).exists()
