@@ -23,13 +23,13 @@ def _conversation(request: HttpRequest, pk: int | str) -> Conversation:
     return get_object_or_404(Conversation, owner=request.user, pk=pk)
 
 
-@login_required
-@require_GET
 def allowed(key, model: str) -> bool:
     """The key's allow-list lets it call `model` (an empty list allows every model of its plan)."""
     return not key.allowed_models or model in key.allowed_models
 
 
+@login_required
+@require_GET
 def chat_page(request: HttpRequest) -> HttpResponse:
     current = None
     chosen = request.GET.get("c", "")

@@ -70,9 +70,3 @@ class BadScope(KeyServiceError):
     status = 400
     code = "bad_scope"
     message = _("A key's scope was not valid.")
-
-
-class NotTeamMember(KeyServiceError):
-    status = 404
-    code = "not_found"
-    message = _("Not found.")

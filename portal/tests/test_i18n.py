@@ -29,6 +29,7 @@ KEPT_IN_LATIN = {
     "tollgate", "api", "utc", "csv", "openai", "python", "curl", "aws", "gateway", "iam", "json", "http", "https",
     "english", "enter", "shift", "totp", "email", "ip", "com", "example", "requestperday", "loopback", "model",
     "localhost", "testserver", "responses", "usd",  # an ISO 4217 currency code, as TOLLGATE_CURRENCY names it
+    "ipv", "cidr", "db",  # IPv4, IPv6, CIDR, and the documentation prefix 2001:db8:: in an example address
 }  # fmt: skip
 
 
