@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -96,6 +97,13 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
         db_table = "keys_auditevent"  # made by keys before accounts had an app of its own
         ordering = ["-created_at", "-id"]
+        # The admin's list, newest first, and its search by whole values.
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="auditevent_newest_first"),
+            models.Index(Upper("actor_email"), name="auditevent_actor_email_upper"),
+            models.Index(fields=["target"], name="auditevent_target"),
+            models.Index(fields=["ip"], name="auditevent_ip"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email or 'system'} {self.action} {self.target}"

@@ -12,7 +12,8 @@ from gateway.models import UpstreamDay
 from keys.models import Refusal
 from usage.charts import bar_chart
 from usage.exports import csv_response
-from usage.selectors import daily_totals, refusals_by_reason, usage_by, usage_days, usage_rows
+from usage.selectors import usage_days
+from usage.summaries import day_totals, overview_numbers, refusals_grouped, top_owners, usage_grouped
 
 DAYS = 30
 REASONS = dict(Refusal.Reason.choices)  # a reason code no longer among them shows as the code
@@ -41,7 +42,9 @@ def upstream_stats(*, days: int) -> list[dict]:
 @staff_member_required
 @require_GET
 def usage_overview(request: HttpRequest) -> HttpResponse:
-    totals = daily_totals(usage_rows(owner=None, days=DAYS), DAYS)
+    first, last = usage_days(DAYS)
+    numbers = overview_numbers(first=first, last=last)
+    totals = day_totals(numbers, first, DAYS)
     context = {
         **admin.site.each_context(request),  # the admin's header, sidebar and user links
         "title": _("Usage overview"),
@@ -49,11 +52,11 @@ def usage_overview(request: HttpRequest) -> HttpResponse:
         "totals": totals,
         "requests_chart": bar_chart(_("Requests a day, everyone"), [(t.day, t.requests) for t in totals]),
         "refused_chart": bar_chart(_("Refused a day (429s)"), [(t.day, t.refused) for t in totals]),
-        "plans": usage_by("key__plan__name", days=DAYS),
-        "models": usage_by("model", days=DAYS),
+        "plans": usage_grouped(numbers, "plan"),
+        "models": usage_grouped(numbers, "model"),
         "upstreams": upstream_stats(days=DAYS),
-        "users": usage_by("key__owner__email", days=DAYS)[:10],
-        "refusals": [{**r, "reason": REASONS.get(r["reason"], r["reason"])} for r in refusals_by_reason(days=DAYS)],
+        "users": top_owners(numbers),
+        "refusals": [{**r, "reason": REASONS.get(r["reason"], r["reason"])} for r in refusals_grouped(numbers)],
     }
     return render(request, "admin/usage.html", context)
 
@@ -61,5 +64,8 @@ def usage_overview(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 @require_GET
 def refusals_csv(request: HttpRequest) -> HttpResponse:
-    rows = ([row["reason"], row["plan"], row["count"]] for row in refusals_by_reason(days=DAYS))
+    first, last = usage_days(DAYS)
+    rows = (
+        [row["reason"], row["plan"], row["count"]] for row in refusals_grouped(overview_numbers(first=first, last=last))
+    )
     return csv_response(filename=f"tollgate-refusals-{DAYS}d.csv", header=["reason", "plan", "count"], rows=rows)
