@@ -13,7 +13,10 @@ class KeysConfig(AppConfig):
 
         from keys import checks  # noqa: F401  (registers the system checks)
         from keys.metering import quota_leases_give_back_all, usage_flush
+        from keys.metering.spool import spool_close
 
-        # What this process counted but has not written yet is written, or handed back, as it ends.
+        # What this process counted but has not written yet is written, or handed back, as it ends
+        # (atexit runs these last first); its spool file is then not needed. Killed, it replays later.
+        atexit.register(spool_close)
         atexit.register(usage_flush)
         atexit.register(quota_leases_give_back_all)

@@ -213,6 +213,7 @@ class ApiKey(models.Model):
         verbose_name = _("API key")
         verbose_name_plural = _("API keys")
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="apikey_newest_first")]  # the admin's list
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "plan"],
@@ -301,6 +302,9 @@ class DailyUsage(models.Model):
         verbose_name_plural = _("daily usage")
         ordering = ["-day"]
         constraints = [models.UniqueConstraint(fields=["key", "day", "model"], name="one_usage_row_per_key_day_model")]
+        # The staff overview reads everyone's rows by day, the admin newest first (the unique index leads with
+        # the key, for each user's own pages).
+        indexes = [models.Index(fields=["day", "id"], name="dailyusage_day_id")]
 
     def __str__(self) -> str:
         return f"{self.key} {self.day}: {self.requests}"
@@ -393,6 +397,23 @@ class Refusal(models.Model):
         verbose_name_plural = _("refusals")
         ordering = ["-day"]
         constraints = [models.UniqueConstraint(fields=["key", "day", "reason"], name="one_refusal_row_per_key_day")]
+        indexes = [models.Index(fields=["day", "key"], name="refusal_day_key")]
 
     def __str__(self) -> str:
         return f"{self.key} {self.day} {self.reason}: {self.count}"
+
+
+class SpoolMark(models.Model):
+    """How far a process's spool file (keys/metering/spool.py) is in the statistics: written in the same
+    transaction as each flush, so a dead process's file is replayed from exactly there."""
+
+    name = models.CharField(max_length=200, unique=True, verbose_name=_("name"))
+    offset = models.BigIntegerField(default=0, verbose_name=_("offset"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("spool mark")
+        verbose_name_plural = _("spool marks")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.offset}"

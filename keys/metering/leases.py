@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from keys.metering.quota.base import BaseQuotaStore
+from keys.metering.spool import lease_line, spool
 from keys.metering.types import NOTHING, Admission, KeyInfo, Reservation
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class Leases:
             return None
         lease.left -= 1
         lease.next_used += 1
+        spool.lease_changed(info, day, -1, 0, 0)
         return Admission(admitted=True, used=lease.next_used - 1, limit=info.limit)
 
     async def consume(self, store: BaseQuotaStore, info: KeyInfo, day: datetime.date) -> Admission:
@@ -121,6 +123,7 @@ class Leases:
         next_used: int,
         held: Reservation = NOTHING,
     ) -> None:
+        spool.lease_grew(info, day, count, held.tokens, held.nanos)
         lease = self._leases.get((info.key_id, day))
         if lease is not None and lease.info == info and lease.expires > time.monotonic():
             lease.left += count
@@ -149,6 +152,7 @@ class Leases:
         lease.tokens -= reservation.tokens
         lease.nanos -= reservation.nanos
         lease.next_used += 1
+        spool.lease_changed(info, day, -1, -reservation.tokens, -reservation.nanos)
         seen = self._seen_totals.get((info.key_id, day), (0, 0, 0))
         return self._admission(info, True, lease.next_used - 1, seen)
 
@@ -204,6 +208,7 @@ class Leases:
             return False
         lease.tokens -= tokens
         lease.nanos -= nanos
+        spool.lease_changed(info, day, 0, -tokens, -nanos)
         return True
 
     async def unreserve(
@@ -215,6 +220,7 @@ class Leases:
             lease.tokens += reservation.tokens
             lease.nanos += reservation.nanos
             lease.next_used -= 1
+            spool.lease_changed(info, day, 1, reservation.tokens, reservation.nanos)
             return
         await store.unreserve(info, day, reservation)
 
@@ -223,6 +229,7 @@ class Leases:
         if lease is not None and lease.expires > time.monotonic():
             lease.left += 1  # back into the lease, to be spent or handed back with the rest
             lease.next_used -= 1
+            spool.lease_changed(lease.info, day, 1, 0, 0)
             return
         await store.refund(info, day)
 
@@ -238,6 +245,7 @@ class Leases:
                 store.give_back_sync(lease.info, lease.day, lease.left)
             if lease.tokens or lease.nanos:
                 store.settle_sync(lease.info, lease.day, -lease.tokens, -lease.nanos)
+            spool.lease_changed(lease.info, lease.day, -lease.left, -lease.tokens, -lease.nanos)
 
     async def _end(self, store: BaseQuotaStore, lease: _Lease) -> None:
         if self._leases.get((lease.info.key_id, lease.day)) is lease:
@@ -253,9 +261,11 @@ class Leases:
         try:
             if count:
                 await store.give_back(info, day, count)
+                spool.lease_changed(info, day, -count, 0, 0)
                 count = 0
             if tokens or nanos:
                 await store.settle(info, day, -tokens, -nanos)
+                spool.lease_changed(info, day, 0, -tokens, -nanos)
         except Exception as exc:
             # Kept and retried at the next sweep: these were never used and must not be lost.
             key = (info.key_id, day)
@@ -303,10 +313,26 @@ class Leases:
                         store.give_back_sync(lease.info, lease.day, lease.left)
                     if lease.tokens or lease.nanos:
                         store.settle_sync(lease.info, lease.day, -lease.tokens, -lease.nanos)
-                except Exception as exc:  # the process is ending: say what is lost, and go on
+                    spool.lease_changed(lease.info, lease.day, -lease.left, -lease.tokens, -lease.nanos)
+                except Exception as exc:  # the process is ending: its spool hands it back later
+                    self._exit_failed = True
                     logger.warning(
                         "could not hand back %d leased requests of key %s: %s", lease.left, lease.info.key_id, exc
                     )
+
+    def spool_lines(self) -> list[str]:
+        """The unspent part of every lease, and of every hand-back still owed, as spool lines."""
+        lines = [
+            lease_line(lease.info, lease.day, lease.left, lease.tokens, lease.nanos) for lease in self._leases.values()
+        ]
+        lines += [
+            lease_line(info, day, count, tokens, nanos) for (_, day), (info, count, tokens, nanos) in self._owed.items()
+        ]
+        return lines
+
+    def holds_anything(self) -> bool:
+        held = any(lease.left or lease.tokens or lease.nanos for lease in self._leases.values())
+        return held or bool(self._owed) or getattr(self, "_exit_failed", False)
 
     def discard(self) -> None:
         """Forget every lease without handing anything back (tests)."""

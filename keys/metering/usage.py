@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from django.db import connection, transaction
 
+from keys.metering.spool import refusal_line, spool, spool_mark, spools_recover, usage_line
 from keys.models import ApiKey, DailyUsage, Refusal
 from plumbing.dbthread import in_db_thread
 from plumbing.outages import is_outage
@@ -18,9 +19,12 @@ logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
 _USAGE = DailyUsage._meta.db_table
+_KEYS = ApiKey._meta.db_table
+# Only for a key that exists: a batch is one transaction, and a row for a key deleted meanwhile would
+# fail its (deferred) foreign key at commit, and with it everyone's rows.
 _UPSERT_SQL = f"""
 INSERT INTO {_USAGE} (key_id, day, model, requests, prompt_tokens, completion_tokens, cost_nanos)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+SELECT %s, %s, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM {_KEYS} WHERE id = %s)
 ON CONFLICT (key_id, day, model) DO UPDATE SET
   requests = {_USAGE}.requests + excluded.requests,
   prompt_tokens = {_USAGE}.prompt_tokens + excluded.prompt_tokens,
@@ -29,7 +33,8 @@ ON CONFLICT (key_id, day, model) DO UPDATE SET
 """
 _REFUSAL = Refusal._meta.db_table
 _REFUSAL_SQL = f"""
-INSERT INTO {_REFUSAL} (key_id, day, reason, count) VALUES (%s, %s, %s, %s)
+INSERT INTO {_REFUSAL} (key_id, day, reason, count)
+SELECT %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM {_KEYS} WHERE id = %s)
 ON CONFLICT (key_id, day, reason) DO UPDATE SET count = {_REFUSAL}.count + excluded.count
 """
 
@@ -70,6 +75,7 @@ class UsageRecorder:
     ) -> None:
         """`period`: the plan's period, to add tokens and nanos to its totals; None when the call's
         reservation counted them already."""
+        spool.usage(key_id, day, model, prompt_tokens, completion_tokens, nanos)
         totals = self._pending[(key_id, day, model)]
         totals[0] += 1
         totals[1] += prompt_tokens
@@ -83,6 +89,7 @@ class UsageRecorder:
         self._flush_soon()
 
     def refused(self, *, key_id: int, day: datetime.date, reason: str) -> None:
+        spool.refusal(key_id, day, reason)
         self._refused[(key_id, day, reason)] += 1
         self._flush_soon()
 
@@ -94,44 +101,66 @@ class UsageRecorder:
         await asyncio.sleep(FLUSH_SECONDS)
         await self.flush()
 
+    def spool_lines(self) -> list[str]:
+        """What is held now, as spool lines (for a rotated spool)."""
+        return [
+            *(usage_line(key, day, model, *totals) for (key, day, model), totals in self._pending.items()),
+            *(refusal_line(key, day, reason, count) for (key, day, reason), count in self._refused.items()),
+        ]
+
+    def holds_anything(self) -> bool:
+        return bool(self._pending or self._refused)
+
     def discard(self) -> None:
         self._pending.clear()
         self._tokens.clear()
         self._refused.clear()
         self._last_used.clear()
 
+    def _take(self) -> tuple:
+        """What is held now, and the spool's offset every line of it ends before (same thread as record())."""
+        offset = spool.offset()
+        taken = (self._pending, self._tokens, self._refused, self._last_used, offset)
+        self._pending, self._tokens = defaultdict(lambda: [0, 0, 0, 0]), defaultdict(lambda: [0, 0])
+        self._refused, self._last_used = defaultdict(int), {}
+        return taken
+
     async def flush(self) -> None:
-        await in_db_thread(self.flush_sync)
+        recover = spool.recover_due()
+        await in_db_thread(self._write, self._take(), recover)
+        from keys.metering.leases import quota_leases
+
+        spool.rotate_if_long(quota_leases, self)
         if self._pending or self._refused:
             self._flush_soon()  # what the database could not take yet is tried again in a second
 
     def flush_sync(self) -> None:
-        pending, self._pending = self._pending, defaultdict(lambda: [0, 0, 0, 0])
-        tokens, self._tokens = self._tokens, defaultdict(lambda: [0, 0])
-        refused, self._refused = self._refused, defaultdict(int)
-        last_used, self._last_used = self._last_used, {}
-        failed = 0
-        for (key_id, day, model), totals in pending.items():
-            # One savepoint per row: a key deleted meanwhile must not lose everyone else's numbers.
+        self._write(self._take())
+
+    def _write(self, taken: tuple, recover: bool = False) -> None:
+        pending, tokens, refused, last_used, offset = taken
+        if pending or refused or tokens:
+            self._write_rows(pending, tokens, refused, last_used, offset)
+        if recover:
             try:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(_UPSERT_SQL, (key_id, day, model, *totals))
-                    if key_id in last_used:
-                        when = datetime.datetime.fromtimestamp(last_used.pop(key_id), datetime.UTC)
-                        ApiKey.objects.filter(pk=key_id).update(last_used_at=when)
-            except Exception as exc:
-                failed += 1
-                if is_outage(exc):  # kept for the next flush: the database will be back
-                    kept = self._pending[(key_id, day, model)]
-                    kept[:] = [a + b for a, b in zip(kept, totals, strict=True)]
-        for (key_id, day, reason), count in refused.items():
-            try:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(_REFUSAL_SQL, (key_id, day, reason, count))
-            except Exception as exc:
-                failed += 1
-                if is_outage(exc):
-                    self._refused[(key_id, day, reason)] += count
+                spools_recover()
+            except Exception:
+                logger.exception("could not replay the spools of dead processes")
+
+    def _write_rows(self, pending: Totals, tokens: TokenTotals, refused: dict, last_used: dict, offset: int) -> None:
+        try:
+            # One transaction with the spool's mark: a process killed after it loses nothing, and a
+            # replay never adds these lines twice.
+            with transaction.atomic():
+                failed = usage_rows_write(pending, last_used) + refusals_write(refused)
+                spool_mark(offset)
+        except Exception as exc:
+            self._keep(pending, tokens, refused)  # tried again at the next flush (the database will be back)
+            if is_outage(exc):
+                logger.warning("could not write usage statistics yet: %s", exc)
+            else:
+                logger.exception("could not write usage statistics; trying again at the next flush")
+            return
         if tokens and self.on_tokens is not None:
             try:
                 self.on_tokens(tokens)
@@ -139,6 +168,49 @@ class UsageRecorder:
                 logger.exception("could not count tokens against their quota")
         if failed:
             logger.warning("could not write %d usage statistics rows", failed)
+
+    def _keep(self, pending: Totals, tokens: TokenTotals, refused: dict) -> None:
+        for key, totals in pending.items():
+            kept = self._pending[key]
+            kept[:] = [a + b for a, b in zip(kept, totals, strict=True)]
+        for key, totals in tokens.items():
+            kept = self._tokens[key]
+            kept[:] = [a + b for a, b in zip(kept, totals, strict=True)]
+        for key, count in refused.items():
+            self._refused[key] += count
+
+
+def usage_rows_write(pending: Totals, last_used: dict[int, float] | None = None) -> int:
+    """Add `pending` to the statistics, in the caller's transaction; how many rows failed. An outage
+    raises (the caller keeps everything for later); a row that cannot be written (its key was deleted
+    meanwhile) is dropped alone, in a savepoint of its own."""
+    last_used, failed = last_used or {}, 0
+    for (key_id, day, model), totals in pending.items():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(_UPSERT_SQL, (key_id, day, model, *totals, key_id))
+                if key_id in last_used:
+                    when = datetime.datetime.fromtimestamp(last_used.pop(key_id), datetime.UTC)
+                    ApiKey.objects.filter(pk=key_id).update(last_used_at=when)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            failed += 1
+    return failed
+
+
+def refusals_write(refused: dict) -> int:
+    """Add the refusal counts, as usage_rows_write does its rows."""
+    failed = 0
+    for (key_id, day, reason), count in refused.items():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(_REFUSAL_SQL, (key_id, day, reason, count, key_id))
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            failed += 1
+    return failed
 
 
 usage_recorder = UsageRecorder()
