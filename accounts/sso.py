@@ -121,6 +121,20 @@ def sso_form_action_sources(request: HttpRequest | None = None) -> list[str]:
     return sorted(sources)
 
 
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
+
+
 def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+    """The URL's origin, rebuilt from a checked host and port: it goes into a CSP header, where a
+    staff-typed ';' or space would add directives of its own."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not host:
+        return ""
+    shown = f"[{host}]" if ":" in host else host
+    if not _HOST.fullmatch(shown):
+        return ""
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port else "")

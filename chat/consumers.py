@@ -80,9 +80,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         problem = self.frame_problem(kind, content)
         if problem:
             return await self.error("bad_request", problem)
-        client = self.scope.get("client")
         self.note = calls.note_begin(
-            endpoint=CHAT_ENDPOINT, request_id=uuid.uuid4().hex, client_ip=client[0] if client else None
+            endpoint=CHAT_ENDPOINT, request_id=uuid.uuid4().hex, client_ip=scope_client_address(self.scope)
         )
         self.traced = traced = calls.trace_begin(route=CHAT_ENDPOINT, request_id=self.note.request_id, name="chat.turn")
         try:

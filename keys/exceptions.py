@@ -70,3 +70,12 @@ class BadScope(KeyServiceError):
     status = 400
     code = "bad_scope"
     message = _("A key's scope was not valid.")
+
+
+class NeedsOwnGateway(KeyServiceError):
+    status = 400
+    code = "needs_own_gateway"
+    message = _(
+        "Team keys and key limits need Tollgate's own gateway: with KEYS_BACKEND=aws, API Gateway admits "
+        "the calls and cannot enforce them."
+    )

@@ -11,6 +11,7 @@ from keys.exceptions import BadScope
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_ENTRIES = 100
+ENTRY_MAX = 128
 
 
 def networks_parse(values: Iterable[str]) -> tuple[IpNetwork, ...]:
@@ -31,6 +32,14 @@ def address_allowed(networks: tuple[IpNetwork, ...], address: str | None) -> boo
     return any(ip.version == network.version and ip in network for network in networks)
 
 
+def _unmapped(network: IpNetwork) -> IpNetwork:
+    """An IPv4-mapped IPv6 network as the IPv4 network it is: clients are matched as IPv4."""
+    if isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped is not None:
+        prefix = max(network.prefixlen - 96, 0)
+        return ipaddress.ip_network(f"{network.network_address.ipv4_mapped}/{prefix}", strict=False)
+    return network
+
+
 def _entries(value: object, field: str) -> list[str]:
     if value is None:
         return []
@@ -39,6 +48,15 @@ def _entries(value: object, field: str) -> list[str]:
     if not isinstance(value, list | tuple) or not all(isinstance(entry, str) for entry in value):
         raise BadScope(format_lazy(_("'{field}' must be a list of strings."), field=field))
     entries = list(dict.fromkeys(entry.strip() for entry in value if entry.strip()))
+    for entry in entries:
+        if len(entry) > ENTRY_MAX or not entry.isprintable():
+            raise BadScope(
+                format_lazy(
+                    _("'{field}' holds an entry longer than {most} characters or with control characters."),
+                    field=field,
+                    most=ENTRY_MAX,
+                )
+            )
     if len(entries) > MAX_ENTRIES:
         raise BadScope(format_lazy(_("'{field}' may hold at most {most} entries."), field=field, most=MAX_ENTRIES))
     return entries
@@ -49,7 +67,10 @@ def allowed_ips_clean(value: object) -> list[str]:
     cleaned = []
     for entry in _entries(value, "allowed_ips"):
         try:
-            cleaned.append(str(ipaddress.ip_network(entry, strict=False)))
+            if "%" in entry:  # a zone id names a link, not an address: it would be ignored in matching
+                raise ValueError(entry)
+            network = ipaddress.ip_network(entry, strict=False)
+            cleaned.append(str(_unmapped(network)))
         except ValueError:
             raise BadScope(
                 format_lazy(_("'{entry}' in allowed_ips is not an IPv4 or IPv6 address or CIDR."), entry=entry[:80])

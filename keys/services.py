@@ -18,13 +18,14 @@ from keys.exceptions import (
     KeyExpired,
     KeyRevoked,
     KeyServiceError,
+    NeedsOwnGateway,
     PlanNotFound,
     SamePlan,
 )
 from keys.metering import carry_over, carry_over_period, forget_key
-from keys.models import EXPIRY_WARNING, ApiKey, Plan, QuotaCounter
+from keys.models import EXPIRY_WARNING, ApiKey, KeyCounter, Plan, QuotaCounter
 from keys.periods import period_current
-from keys.scopes import allowed_ips_clean, allowed_models_clean, max_requests_clean
+from keys.scopes import allowed_ips_clean, allowed_models_clean, max_requests_clean, plan_models
 from keys.signals import key_created, key_expiring, key_revoked, key_rotated, key_scoped, key_switched
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ def key_create(
     """Create `owner`'s key in the plan (a team key, drawing on the team's quota, if `team_id` is
     given: the caller checks membership); return it with its plaintext, which is never stored."""
     plan = _plan_for(plan_name)
+    if team_id is not None and get_backend().external_gateway_url():
+        raise NeedsOwnGateway()
     expires_at = key_expiry(plan=plan, expires_in_days=expires_in_days)
     _retire_expired(owner=owner, plan=plan, team_id=team_id)
     if _active_keys(owner_id=owner.pk, plan=plan, team_id=team_id).exists():
@@ -148,18 +151,21 @@ def key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
     def build() -> ApiKey:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        return ApiKey.objects.create(
-            owner=key.owner,
-            plan=key.plan,
-            team_id=key.team_id,
-            label=key.label,
-            prefix=prefix,
-            hashed_secret=key_hash(plaintext),
-            backend_id=backend_id,
-            expires_at=key.expires_at,
-            allowed_ips=key.allowed_ips,
-            allowed_models=key.allowed_models,
-            max_requests=key.max_requests,
+        return _with_cap_counts_of(
+            key,
+            ApiKey.objects.create(
+                owner=key.owner,
+                plan=key.plan,
+                team_id=key.team_id,
+                label=key.label,
+                prefix=prefix,
+                hashed_secret=key_hash(plaintext),
+                backend_id=backend_id,
+                expires_at=key.expires_at,
+                allowed_ips=key.allowed_ips,
+                allowed_models=key.allowed_models,
+                max_requests=key.max_requests,
+            ),
         )
 
     try:
@@ -198,11 +204,13 @@ def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
                 latest = timezone.now() + datetime.timedelta(days=plan.max_key_days)
                 key.expires_at = min(key.expires_at or latest, latest)
             # The new plan may grant other models, and a cap must stay under its limit.
-            key.allowed_models, key.max_requests = [], _cap_under(key.max_requests, plan)
+            key.allowed_models = _models_kept(key.allowed_models, plan)
+            key.max_requests = _cap_under(key.max_requests, plan)
             key.save(update_fields=["plan", "expires_at", "allowed_models", "max_requests"])
             # After the save, in the same transaction: the stores refuse the old plan for this key from
             # here on, so nothing admitted there after the count was carried is missed.
             carry_over(owner_id=key.holder_id, key_id=key.pk, from_plan=old_plan, to_plan=plan)
+            _cap_count_carry(key, from_plan=old_plan, to_plan=plan)
     except BaseException as exc:
         key.plan, key.expires_at = old_plan, old_expiry
         backend.switch_key_plan(api_key=key, old_plan=plan, new_plan=old_plan)
@@ -213,6 +221,38 @@ def key_switch_plan(*, key: ApiKey, plan_name: str) -> ApiKey:
     logger.info("key %s switched from %s to %s", key.public_prefix, old_plan.name, plan.name)
     key_switched.send_robust(sender=ApiKey, key=key, old_plan=old_plan)
     return key
+
+
+def _with_cap_counts_of(old: ApiKey, new: ApiKey) -> ApiKey:
+    """A rotated key's own cap goes on counting where the old key's stood: rotating never refills it."""
+    rows = KeyCounter.objects.filter(key=old).values_list("day", "used")
+    KeyCounter.objects.bulk_create([KeyCounter(key=new, day=day, used=used) for day, used in rows])
+    return new
+
+
+def _models_kept(models: list[str], plan: Plan) -> list[str]:
+    """Of a key's allowed models, those the new plan grants too. If it grants none of them the key would
+    call everything: then it keeps the list, and can call nothing until its owner edits it."""
+    granted = plan_models(plan)
+    if not models or granted is None:
+        return models
+    kept = [name for name in models if name in granted]
+    return kept or models
+
+
+def _cap_count_carry(key: ApiKey, *, from_plan: Plan, to_plan: Plan) -> None:
+    """The key's own count carries into the new plan's period as the plan's counts do: never lowered."""
+    from_day, _ = period_current(from_plan.period, from_plan.time_zone)
+    to_day, _ = period_current(to_plan.period, to_plan.time_zone)
+    used = KeyCounter.objects.filter(key=key, day=from_day).values_list("used", flat=True).first()
+    if from_day == to_day or not used:
+        return
+    counter, created = KeyCounter.objects.select_for_update().get_or_create(
+        key=key, day=to_day, defaults={"used": used}
+    )
+    if not created and counter.used < used:
+        counter.used = used
+        counter.save(update_fields=["used"])
 
 
 def _cap_under(cap: int | None, plan: Plan) -> int | None:
@@ -228,6 +268,8 @@ def key_scopes_set(*, key: ApiKey, allowed_ips=_KEEP, allowed_models=_KEEP, max_
     once and in every other within a second. BadScope names the first bad entry."""
     if key.revoked_at is not None:
         raise KeyRevoked(_("A revoked key's scopes cannot change."))
+    if get_backend().external_gateway_url():
+        raise NeedsOwnGateway()
     fields = []
     if allowed_ips is not _KEEP:
         key.allowed_ips = allowed_ips_clean(allowed_ips)

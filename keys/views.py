@@ -129,13 +129,14 @@ def key_switch(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def key_scopes(request: HttpRequest, pk: int) -> HttpResponse:
     key = selectors.key_get(owner=request.user, pk=pk)
+    scopes = {
+        "allowed_ips": _field(request, "allowed_ips"),
+        "max_requests": _field(request, "max_requests").strip() or None,
+    }
+    if "allowed_models_shown" in request.POST:  # the form lists models only when a catalogue grants some
+        scopes["allowed_models"] = [name.replace("\x00", "") for name in request.POST.getlist("allowed_models")]
     try:
-        services.key_scopes_set(
-            key=key,
-            allowed_ips=_field(request, "allowed_ips"),
-            allowed_models=[name.replace("\x00", "") for name in request.POST.getlist("allowed_models")],
-            max_requests=_field(request, "max_requests").strip() or None,
-        )
+        services.key_scopes_set(key=key, **scopes)
     except KeyServiceError as exc:
         messages.error(request, exc.message)
     else:

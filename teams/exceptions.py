@@ -44,3 +44,18 @@ class WrongInvitee(TeamError):
     status = 403
     code = "wrong_invitee"
     message = _("This invitation is for another email address. Log in with the address it was sent to.")
+
+
+class EmailUnverified(TeamError):
+    status = 403
+    code = "email_unverified"
+    message = _(
+        "Confirm your email address first: your account page sends the confirmation mail. "
+        "Then open the invitation link again."
+    )
+
+
+class MailFailed(TeamError):
+    status = 503
+    code = "mail_failed"
+    message = _("The invitation mail could not be sent just now, so no invitation was made. Try again shortly.")

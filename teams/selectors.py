@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from keys.metering import PeriodCounts, counts_sync
 from keys.models import ApiKey, DailyUsage, Plan, quota_holder
-from keys.money import from_nanos
+from keys.money import from_nanos, money_text
 from teams.exceptions import NotAllowed, TeamNotFound
 from teams.models import Invitation, Membership, Team
 
@@ -133,13 +133,29 @@ def team_usage(*, membership: Membership, since: datetime.date) -> tuple[list[Me
     return members, team_total
 
 
-def member_usage_days(*, membership: Membership, user_id: int, since: datetime.date) -> QuerySet[DailyUsage]:
-    """One member's daily rows on team keys, for the CSV: a manager may ask for anyone's, a member
-    only for their own (others' ask finds nothing)."""
+MEMBER_CSV_HEADER = ["day", "key", "plan", "model", "requests", "prompt_tokens", "completion_tokens", "cost"]
+
+
+def member_usage_rows(*, membership: Membership, user_id: int, since: datetime.date) -> list[list]:
+    """One member's daily rows on team keys, for the CSV (MEMBER_CSV_HEADER): a manager may ask for
+    anyone's, a member only for their own (NotAllowed otherwise)."""
     if not membership.manages and user_id != membership.user_id:
         raise NotAllowed()
-    return (
+    rows = (
         DailyUsage.objects.filter(key__team_id=membership.team_id, key__owner_id=user_id, day__gte=since)
-        .select_related("key")
+        .select_related("key__plan")
         .order_by("day", "key_id", "model")
     )
+    return [
+        [
+            row.day.isoformat(),
+            row.key.public_prefix,
+            row.key.plan.name,
+            row.model,
+            row.requests,
+            row.prompt_tokens,
+            row.completion_tokens,
+            money_text(row.cost_nanos),
+        ]
+        for row in rows
+    ]

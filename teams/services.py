@@ -5,9 +5,12 @@ import logging
 import secrets
 from collections.abc import Callable
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -17,7 +20,15 @@ from django.utils.translation import gettext_lazy as _
 from accounts.audit import audit_record
 from keys.models import ApiKey
 from keys.services import key_create, key_revoke
-from teams.exceptions import Conflict, InvitationGone, NotAllowed, TeamError, WrongInvitee
+from teams.exceptions import (
+    Conflict,
+    EmailUnverified,
+    InvitationGone,
+    MailFailed,
+    NotAllowed,
+    TeamError,
+    WrongInvitee,
+)
 from teams.models import Invitation, Membership, Role, Team
 from teams.selectors import id_valid, membership_get
 
@@ -25,7 +36,11 @@ logger = logging.getLogger(__name__)
 NAME_MAX = 80
 
 
+ROLE_RANK = {Role.MEMBER: 0, Role.ADMIN: 1, Role.OWNER: 2}
+
+
 def token_hash(token: str) -> str:
+    """What is kept of an invitation's token: the link in the mail is the only copy of the token."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -60,6 +75,16 @@ def _managing(team: Team, by: AbstractBaseUser) -> Membership:
     return membership
 
 
+def _team_locked(team: Team, by: AbstractBaseUser) -> Membership:
+    """In a transaction: lock the team (one lock per team, so changes to its members take turns and
+    never deadlock), then read the acting member's role as it is now."""
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    return membership_get(team_id=team.pk, user=by)
+
+
+OPEN_INVITATIONS_MAX = 100
+
+
 def invitation_create(
     *, team: Team, by: AbstractBaseUser, email: object, role: object = Role.MEMBER, link_for: Callable[[str], str]
 ) -> Invitation:
@@ -69,30 +94,42 @@ def invitation_create(
     role = _role_clean(role)
     if role == Role.OWNER and inviter.role != Role.OWNER:
         raise NotAllowed(_("Only owners may invite owners."))
-    if not isinstance(email, str) or "@" not in email or len(email) > 254 or any(c.isspace() for c in email.strip()):
-        raise TeamError(_("Give the email address to invite, such as ana@example.com."))
-    email = email.strip().lower()
+    email = email.strip().lower() if isinstance(email, str) else ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise TeamError(_("Give the email address to invite, such as ana@example.com.")) from None
     if Membership.objects.filter(team=team, user__email__iexact=email).exists():
         raise Conflict(format_lazy(_("{email} is already in the team."), email=email))
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
-        Invitation.objects.filter(team=team, email=email, accepted_at__isnull=True, cancelled_at__isnull=True).update(
-            cancelled_at=timezone.now()
-        )
+        _team_locked(team, by)
+        open_ones = Invitation.objects.filter(team=team, accepted_at__isnull=True, cancelled_at__isnull=True)
+        open_ones.filter(email=email).update(cancelled_at=timezone.now())
+        if open_ones.filter(expires_at__gt=timezone.now()).count() >= OPEN_INVITATIONS_MAX:
+            raise Conflict(
+                format_lazy(_("A team may have {most} open invitations; cancel some first."), most=OPEN_INVITATIONS_MAX)
+            )
         invitation = Invitation.objects.create(
             team=team, email=email, role=role, token_hash=token_hash(token), invited_by=by
         )
-        context = {"team": team, "inviter": by, "link": link_for(token), "invitation": invitation}
+    # Sent after the commit, so no database lock waits on the mail server; a mail that cannot go
+    # cancels its invitation, which nobody received.
+    context = {"team": team, "inviter": by, "link": link_for(token), "invitation": invitation}
+    try:
         subject = render_to_string("teams/email/invitation_subject.txt", context).strip()
-        # Sent inside the transaction: a mail that cannot go leaves no invitation nobody received.
-        send_mail(
-            subject, render_to_string("teams/email/invitation.txt", context), settings.DEFAULT_FROM_EMAIL, [email]
-        )
+        body = render_to_string("teams/email/invitation.txt", context)
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email])
+    except Exception as exc:
+        Invitation.objects.filter(pk=invitation.pk).update(cancelled_at=timezone.now())
+        logger.warning("could not mail the invitation to team %s: %s", team.pk, exc)
+        raise MailFailed() from exc
     audit_record(action="team.invited", target=team.name, actor=by, detail=f"{email} ({role})")
     return invitation
 
 
 def invitation_cancel(*, team: Team, by: AbstractBaseUser, invitation_id: int) -> None:
+    """Cancel an open invitation: its link stops working."""
     _managing(team, by)
     invitation = Invitation.objects.filter(
         team=team,
@@ -125,22 +162,28 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
             raise InvitationGone()
         if (user.email or "").lower() != invitation.email.lower():
             raise WrongInvitee()
+        if not EmailAddress.objects.filter(user=user, email__iexact=invitation.email, verified=True).exists():
+            raise EmailUnverified()  # anyone can type an address; only its owner can confirm it
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
         membership, created = Membership.objects.get_or_create(
             team=invitation.team, user=user, defaults={"role": invitation.role}
         )
-    if created:
-        audit_record(action="team.joined", target=invitation.team.name, actor=user, detail=membership.role)
+        if not created and ROLE_RANK[invitation.role] > ROLE_RANK[membership.role]:
+            membership.role = invitation.role  # already in (by a domain, say): the invitation's role still counts
+            membership.save(update_fields=["role"])
+    audit_record(action="team.joined", target=invitation.team.name, actor=user, detail=membership.role)
     return membership
 
 
 def member_role_set(*, team: Team, by: AbstractBaseUser, user_id: int, role: object) -> Membership:
     """Change a member's role. Admins manage members and admins; only owners make or unmake owners.
     A team always keeps at least one owner."""
-    acting = _managing(team, by)
     role = _role_clean(role)
     with transaction.atomic():
+        acting = _team_locked(team, by)
+        if not acting.manages:
+            raise NotAllowed()
         target = _member_locked(team, user_id)
         if Role.OWNER in (role, target.role) and acting.role != Role.OWNER:
             raise NotAllowed(_("Only owners may make or unmake owners."))
@@ -162,8 +205,10 @@ def member_remove(*, team: Team, by: AbstractBaseUser, user_id: int) -> None:
     """Take a member out of the team; their team keys stop working at once. Removing yourself is leaving."""
     if user_id == by.pk:
         return team_leave(team=team, user=by)
-    acting = _managing(team, by)
     with transaction.atomic():
+        acting = _team_locked(team, by)
+        if not acting.manages:
+            raise NotAllowed()
         target = _member_locked(team, user_id)
         if target.role == Role.OWNER and acting.role != Role.OWNER:
             raise NotAllowed(_("Only owners may remove owners."))
@@ -179,6 +224,7 @@ def member_remove(*, team: Team, by: AbstractBaseUser, user_id: int) -> None:
 def team_leave(*, team: Team, user: AbstractBaseUser) -> None:
     """Leave the team; your team keys stop working at once. The last owner cannot leave."""
     with transaction.atomic():
+        _team_locked(team, user)
         membership = _member_locked(team, user.pk)
         if membership.role == Role.OWNER:
             _keep_an_owner(team, leaving=membership)

@@ -1,12 +1,11 @@
 """The /teams/ pages and the invitation link: validate, call one service, render."""
 
-import csv
 import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -16,11 +15,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from keys import selectors as key_selectors
 from keys.exceptions import KeyAlreadyExists, KeyServiceError
 from keys.metering import utc_today
-from keys.money import money_text
 from teams import selectors, services
 from teams.exceptions import TeamError, TeamNotFound
 from teams.models import Role
+from teams.selectors import MEMBER_CSV_HEADER
 from teams.urls_for import invitation_link
+from usage.exports import csv_response
 
 USAGE_DAYS = 30
 
@@ -187,11 +187,6 @@ def team_key_generate(request: HttpRequest, pk: int) -> HttpResponse:
     return _team_page(request, membership, new_key=key, plaintext=plaintext)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @login_required
 @require_GET
 def member_usage_csv(request: HttpRequest, pk: int) -> HttpResponse:
@@ -199,31 +194,10 @@ def member_usage_csv(request: HttpRequest, pk: int) -> HttpResponse:
     member = _int(request.GET.get("member", str(request.user.pk)))
     since = utc_today() - datetime.timedelta(days=USAGE_DAYS - 1)
     try:
-        rows = selectors.member_usage_days(membership=membership, user_id=member, since=since)
+        rows = selectors.member_usage_rows(membership=membership, user_id=member, since=since)
     except TeamError as exc:
         return HttpResponse(f"{exc.message}\n", status=exc.status, content_type="text/plain; charset=utf-8")
-    writer = csv.writer(_Echo())
-    header = ["day", "key", "plan", "model", "requests", "prompt_tokens", "completion_tokens", "cost"]
-
-    def lines():
-        yield writer.writerow(header)
-        for row in rows.select_related("key__plan").iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    row.day.isoformat(),
-                    row.key.public_prefix,
-                    row.key.plan.name,
-                    row.model,
-                    row.requests,
-                    row.prompt_tokens,
-                    row.completion_tokens,
-                    money_text(row.cost_nanos),
-                ]
-            )
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="team-{pk}-member-{member}-usage.csv"'
-    return response
+    return csv_response(filename=f"team-{pk}-member-{member}-usage.csv", header=MEMBER_CSV_HEADER, rows=rows)
 
 
 @never_cache

@@ -9,7 +9,7 @@ import datetime
 import logging
 
 from keys.metering.keycache import key_authenticate, key_cache_forget, key_cache_forget_id, key_info_load
-from keys.metering.keycap import key_cap_give, key_cap_take
+from keys.metering.keycap import key_cap_give, key_cap_take, key_cap_used_sync
 from keys.metering.leases import quota_leases
 from keys.metering.quota import get_quota_store
 from keys.metering.thresholds import THRESHOLDS, thresholds_note
@@ -191,6 +191,7 @@ class PeriodCounts:
     used: int
     tokens: int
     nanos: int
+    key_used: int | None = None  # the key's own count, for a key with a cap of its own
 
 
 async def counts(info: KeyInfo) -> PeriodCounts:
@@ -199,7 +200,8 @@ async def counts(info: KeyInfo) -> PeriodCounts:
     store = get_quota_store()
     tokens, nanos = await store.totals(info, day)
     requests = await store.used(info, day) - quota_leases.unspent(info, day)
-    return PeriodCounts(day, reset_at, max(requests, 0), tokens, nanos)
+    key_used = await in_db_thread(key_cap_used_sync, info.key_id, day) if info.max_requests is not None else None
+    return PeriodCounts(day, reset_at, max(requests, 0), tokens, nanos, key_used)
 
 
 def counts_sync(*, owner_id: int, plan) -> PeriodCounts:

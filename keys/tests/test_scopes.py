@@ -191,3 +191,39 @@ def test_a_malformed_trusted_proxy_fails_the_system_check(settings):
     settings.TRUSTED_PROXIES = ["10.0.0.0/8", "10.0.0.0/33"]
     errors = check_trusted_proxies()
     assert len(errors) == 1 and "'10.0.0.0/33'" in errors[0].msg and errors[0].id == "gateway.E003"
+
+
+async def test_rotating_a_capped_key_does_not_refill_its_cap_and_v1_key_tells_it(made, upstream):
+    from keys.services import key_rotate
+
+    key, plaintext = made
+    await sync_to_async(scoped)(key, max_requests=2)
+    assert [(await call(plaintext)).status_code for _ in range(2)] == [200, 200]
+    _, rotated = await sync_to_async(key_rotate)(key=key)
+    assert (await call(rotated)).status_code == 429
+    transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        state = (await client.get("/v1/key", headers={"x-api-key": rotated})).json()
+    assert state["key_cap"] == {"limit": 2, "used": 2, "remaining": 0}
+    assert state["requests"]["remaining"] == 0 and state["requests"]["limit"] == 10
+
+
+def test_saving_limits_without_a_catalogue_keeps_the_models(made, alice_client):
+    key, _ = made
+    key_scopes_set(key=key, allowed_models=["only-this"])
+    alice_client.post(f"/keys/{key.pk}/scopes", {"allowed_ips": "", "max_requests": "3"})
+    key.refresh_from_db()
+    assert key.allowed_models == ["only-this"] and key.max_requests == 3
+
+
+def test_entries_with_control_characters_or_mapped_addresses(made):
+    key, _ = made
+    from keys.exceptions import BadScope
+
+    with pytest.raises(BadScope, match="control characters"):
+        key_scopes_set(key=key, allowed_models=["a\x00b"])
+    with pytest.raises(BadScope, match="longer than 128"):
+        key_scopes_set(key=key, allowed_models=["m" * 129])
+    with pytest.raises(BadScope, match="fe80::1%eth0"):
+        key_scopes_set(key=key, allowed_ips=["fe80::1%eth0"])
+    assert key_scopes_set(key=key, allowed_ips=["::ffff:1.2.3.0/120"]).allowed_ips == ["1.2.3.0/24"]

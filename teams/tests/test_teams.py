@@ -220,7 +220,7 @@ def test_usage_owners_see_everyone_members_see_themselves_and_the_total(team, us
     client.force_login(user)
     page = client.get(f"/teams/{team.pk}/").content.decode()
     assert "bob@acme.test" in page and 'class="team-total">7<' in page
-    bob_csv = b"".join(client.get(f"/teams/{team.pk}/usage.csv?member={member.pk}").streaming_content).decode()
+    bob_csv = client.get(f"/teams/{team.pk}/usage.csv?member={member.pk}").content.decode()
     assert bob_csv.splitlines()[1].split(",")[4] == "4" and len(bob_csv.splitlines()) == 2
     client.force_login(member)
     page = client.get(f"/teams/{team.pk}/").content.decode()
@@ -254,3 +254,58 @@ def test_a_password_log_in_joins_no_domain_team(user_factory, client):
     ann = user_factory("ann@corp.example")
     user_logged_in.send(sender=type(ann), request=None, user=ann)  # as allauth sends it for a password log-in
     assert not Membership.objects.filter(team=team).exists()
+
+
+def test_the_member_csv_keeps_a_formula_a_model_name_could_hold_as_text(team, user, member, plans, client):
+    from keys.metering import utc_today
+    from keys.models import DailyUsage
+    from teams.services import team_key_create
+
+    bob_key, _ = team_key_create(team=team, user=member, plan_name="10RequestPerDay")
+    DailyUsage.objects.create(key=bob_key, day=utc_today(), model='=HYPERLINK("http://evil")', requests=1)
+    client.force_login(user)
+    text = client.get(f"/teams/{team.pk}/usage.csv?member={member.pk}").content.decode()
+    assert "'=HYPERLINK" in text and ',"=HYPERLINK' not in text
+
+
+def test_an_unconfirmed_address_cannot_accept(user, team, user_factory):
+    from allauth.account.models import EmailAddress
+
+    token = invite(team, user, "dave@acme.test")
+    dave = user_factory("dave@acme.test")
+    EmailAddress.objects.filter(user=dave).update(verified=False)  # typed at sign-up, never confirmed
+    answer = api(dave).post(f"/api/v1/invitations/{token}/accept/")
+    assert answer.status_code == 403 and answer.json()["code"] == "email_unverified"
+    assert Invitation.objects.get().accepted_at is None  # still usable once confirmed
+    EmailAddress.objects.filter(user=dave).update(verified=True)
+    assert api(dave).post(f"/api/v1/invitations/{token}/accept/").status_code == 200
+
+
+def test_an_invitation_raises_a_domain_members_role(user, team, user_factory):
+    token = invite(team, user, "dave@acme.test", role=Role.ADMIN)
+    dave = user_factory("dave@acme.test")
+    Membership.objects.create(team=team, user=dave, role=Role.MEMBER)  # joined by SSO meanwhile
+    assert api(dave).post(f"/api/v1/invitations/{token}/accept/").json()["role"] == "admin"
+
+
+def test_a_bad_address_or_a_failing_mail_makes_no_invitation(user, team, monkeypatch):
+    assert api(user).post(f"/api/v1/teams/{team.pk}/invitations/", {"email": "@"}).status_code == 400
+
+    def down(*args, **kwargs):
+        raise OSError("mail server away")
+
+    monkeypatch.setattr("teams.services.send_mail", down)
+    answer = api(user).post(f"/api/v1/teams/{team.pk}/invitations/", {"email": "eve@acme.test"})
+    assert answer.status_code == 503 and "no invitation was made" in answer.json()["detail"]
+    assert not Invitation.objects.filter(cancelled_at__isnull=True).exists()
+
+
+def test_team_keys_are_refused_where_api_gateway_admits(team, user, plans, monkeypatch):
+    from keys.backends.local import LocalKeyBackend
+    from keys.exceptions import NeedsOwnGateway
+    from teams.services import team_key_create
+
+    monkeypatch.setattr(LocalKeyBackend, "external_gateway_url", lambda self: "https://gw.example/v1")
+    with pytest.raises(NeedsOwnGateway):
+        team_key_create(team=team, user=user, plan_name="10RequestPerDay")
+    assert not ApiKey.objects.exists()
