@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from keys.exceptions import KeyServiceError
-from keys.serializers import KeyOut, MessageOut
+from keys.serializers import KeyOut, KeyScopesIn, MessageOut
 from teams import selectors, services
 from teams.exceptions import NotAllowed, TeamError
 from teams.models import Membership, Role, Team
@@ -167,3 +167,27 @@ class TeamKeyCreate(APIView):
         except (TeamError, KeyServiceError) as exc:
             return _error(exc)
         return Response({**KeyOut(key).data, "value": plaintext}, status=status.HTTP_201_CREATED)
+
+
+class TeamKeyDetail(APIView):
+    """A team key, for its holder and the team's owners and admins: limit it (PATCH) or revoke it (DELETE)."""
+
+    @extend_schema(request=KeyScopesIn, responses={200: KeyOut, **ERRORS})
+    def patch(self, request: Request, pk: int, key_id: int) -> Response:
+        try:
+            team = selectors.membership_get(team_id=pk, user=request.user).team
+            data = KeyScopesIn(data=request.data)
+            data.is_valid(raise_exception=True)
+            key = services.team_key_scopes_set(team=team, by=request.user, key_id=key_id, **data.validated_data)
+        except (TeamError, KeyServiceError) as exc:
+            return _error(exc)
+        return Response(KeyOut(key).data)
+
+    @extend_schema(request=None, responses={200: KeyOut, **ERRORS})
+    def delete(self, request: Request, pk: int, key_id: int) -> Response:
+        try:
+            team = selectors.membership_get(team_id=pk, user=request.user).team
+            key = services.team_key_revoke(team=team, by=request.user, key_id=key_id)
+        except (TeamError, KeyServiceError) as exc:
+            return _error(exc)
+        return Response(KeyOut(key).data)

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import audit_record
 from keys.models import ApiKey
-from keys.services import key_create, key_revoke
+from keys.services import key_create, key_revoke, key_scopes_set
 from teams.exceptions import (
     Conflict,
     EmailUnverified,
@@ -27,6 +27,7 @@ from teams.exceptions import (
     MailFailed,
     NotAllowed,
     TeamError,
+    TeamNotFound,
     WrongInvitee,
 )
 from teams.models import Invitation, Membership, Role, Team
@@ -243,6 +244,26 @@ def team_key_create(
     )
     audit_record(action="team.key_created", target=team.name, actor=user, detail=key.public_prefix)
     return key, plaintext
+
+
+def _team_key(team: Team, by: AbstractBaseUser, key_id: int) -> ApiKey:
+    """A key of the team that `by` may manage: their own, or any member's if they own or run the team."""
+    membership = membership_get(team_id=team.pk, user=by)
+    key = ApiKey.objects.select_related("plan", "owner").filter(team=team, pk=key_id if id_valid(key_id) else 0).first()
+    if key is None or (key.owner_id != by.pk and not membership.manages):
+        raise TeamNotFound(_("No such key in this team."))
+    return key
+
+
+def team_key_revoke(*, team: Team, by: AbstractBaseUser, key_id: int) -> ApiKey:
+    """Revoke a team key: a member's own, or any of the team's by its owners and admins."""
+    return key_revoke(key=_team_key(team, by, key_id))
+
+
+def team_key_scopes_set(*, team: Team, by: AbstractBaseUser, key_id: int, **scopes) -> ApiKey:
+    """Limit a team key (addresses, models, its own cap): so owners and admins can hold a member's key
+    to a smaller share of the team's quota."""
+    return key_scopes_set(key=_team_key(team, by, key_id), **scopes)
 
 
 def teams_join_by_email_domain(*, user: AbstractBaseUser, email: str) -> list[Team]:

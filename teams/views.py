@@ -164,6 +164,34 @@ def member_remove(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
     )
 
 
+@login_required
+@require_POST
+def team_key_revoke(request: HttpRequest, pk: int, key_id: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda team: services.team_key_revoke(team=team, by=request.user, key_id=key_id),
+        _("Key revoked. It no longer works."),
+    )
+
+
+@login_required
+@require_POST
+def team_key_scopes(request: HttpRequest, pk: int, key_id: int) -> HttpResponse:
+    scopes = {
+        "allowed_ips": _field(request, "allowed_ips"),
+        "max_requests": _field(request, "max_requests").strip() or None,
+    }
+    if "allowed_models_shown" in request.POST:
+        scopes["allowed_models"] = [name.replace("\x00", "") for name in request.POST.getlist("allowed_models")]
+    return _act(
+        request,
+        pk,
+        lambda team: services.team_key_scopes_set(team=team, by=request.user, key_id=key_id, **scopes),
+        _("The key's limits are saved. They apply within a second."),
+    )
+
+
 @never_cache
 @login_required
 @require_POST

@@ -309,3 +309,24 @@ def test_team_keys_are_refused_where_api_gateway_admits(team, user, plans, monke
     with pytest.raises(NeedsOwnGateway):
         team_key_create(team=team, user=user, plan_name="10RequestPerDay")
     assert not ApiKey.objects.exists()
+
+
+def test_owners_limit_and_revoke_a_members_team_key_and_members_cannot_touch_others(
+    team, user, member, user_factory, plans, client
+):
+    from teams.services import team_key_create
+
+    bob_key, _ = team_key_create(team=team, user=member, plan_name="10RequestPerDay")
+    url = f"/api/v1/teams/{team.pk}/keys/{bob_key.pk}/"
+    carol = user_factory("carol@acme.test")
+    Membership.objects.create(team=team, user=carol)
+    assert api(carol).patch(url, {"max_requests": 1}, format="json").status_code == 404  # another member's
+    assert api(user_factory("eve@evil.test")).delete(url).status_code == 404
+    limited = api(user).patch(url, {"max_requests": 3}, format="json")
+    assert limited.status_code == 200 and limited.json()["max_requests"] == 3
+    client.force_login(user)
+    page = client.get(f"/teams/{team.pk}/").content.decode()
+    assert f"/teams/{team.pk}/keys/{bob_key.pk}/revoke" in page
+    assert client.post(f"/teams/{team.pk}/keys/{bob_key.pk}/revoke").status_code == 302
+    bob_key.refresh_from_db()
+    assert bob_key.revoked_at is not None and bob_key.max_requests == 3
