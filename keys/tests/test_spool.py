@@ -113,7 +113,8 @@ def test_a_worker_killed_with_minus_9_loses_neither_statistics_nor_its_lease(
         if _counts(postgres_database) == (answered, answered):
             break
     assert _counts(postgres_database) == (answered, answered)
-    assert not list(tmp_path.glob(f"spool-*-{victim.process.pid}-*"))
+    assert not list(tmp_path.glob(f"spool-*-{victim.process.pid}-*"))  # replayed, then deleted
+    assert list(tmp_path.glob("spool-*")), "the servers spooled elsewhere: TOLLGATE_SPOOL_DIR was not read"
     assert len(upstream_server.requests) == answered
     upstream_server.reset()
 
