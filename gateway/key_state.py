@@ -3,6 +3,7 @@
 import datetime
 import logging
 
+from gateway.calls import key_models
 from gateway.catalogue import catalogue
 from gateway.http import Receive, Scope, Send, send_json
 from gateway.refusals import authenticate, ratelimit_headers, send_unavailable
@@ -23,13 +24,20 @@ def _left(limit: int | None, used: int) -> int | None:
 def key_state_body(info: KeyInfo, counts: PeriodCounts, models: list[str]) -> dict:
     """The key's period as OpenRouter's GET /api/v1/key tells it: limits, use and what is left."""
     budget = info.budget_nanos
+    remaining = _left(info.limit, counts.used)
+    key_cap = None
+    if info.max_requests is not None:
+        key_used = counts.key_used or 0
+        key_cap = {"limit": info.max_requests, "used": key_used, "remaining": _left(info.max_requests, key_used)}
+        remaining = min(remaining, key_cap["remaining"])  # what this key may still make
     return {
         "key": info.public_prefix,
         "plan": info.plan_name,
         "period": info.period,
         "time_zone": info.time_zone,
         "reset_at": counts.reset_at.isoformat(),
-        "requests": {"limit": info.limit, "used": counts.used, "remaining": _left(info.limit, counts.used)},
+        "requests": {"limit": info.limit, "used": counts.used, "remaining": remaining},
+        "key_cap": key_cap,
         "tokens": {
             "limit": info.token_limit,
             "used": counts.tokens,
@@ -60,7 +68,8 @@ async def key_state(scope: Scope, receive: Receive, send: Send) -> None:
         logger.exception("could not read the key's counts")
         return await send_unavailable(send)
     snapshot = await catalogue()
-    models = snapshot.granted(info.plan_id) if not snapshot.empty else [m for m in [default_model()] if m]
+    granted = snapshot.granted(info.plan_id) if not snapshot.empty else [m for m in [default_model()] if m]
+    models = key_models(info, granted) if not snapshot.empty or not info.allowed_models else sorted(info.allowed_models)
     reset_in = seconds_until(counts.reset_at)
     tokens = counts.tokens if info.token_limit else None
     headers = ratelimit_headers(info.limit, info.limit - counts.used, reset_in, tokens, info.token_limit)

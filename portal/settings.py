@@ -265,7 +265,7 @@ OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="tollgate")
 # The one currency of prices, budgets and spend (a label: Tollgate never converts).
 TOLLGATE_CURRENCY = env.str("TOLLGATE_CURRENCY", default="USD")
-# Where each process spools what it has not written yet, for a live one to replay if it is killed (keys/metering/spool.py).
+# Where each process spools what it has not yet written, for a live one to replay if it is killed.
 TOLLGATE_SPOOL_DIR = env.str("TOLLGATE_SPOOL_DIR", default="")
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
