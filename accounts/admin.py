@@ -26,7 +26,7 @@ class ActionFilter(admin.SimpleListFilter):
     parameter_name = "action__exact"  # the URL Django's own filter used
 
     def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
-        return [(code, code) for code in sorted(AUDIT_ACTION_NAMES)]
+        return [(code, name) for code, name in sorted(AUDIT_ACTION_NAMES.items())]  # named in the reader's language
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
         return queryset.filter(action=self.value()) if self.value() else queryset

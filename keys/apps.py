@@ -12,8 +12,7 @@ class KeysConfig(AppConfig):
         import atexit
 
         from keys import checks  # noqa: F401  (registers the system checks)
-        from keys.metering import quota_leases_give_back_all, usage_flush
-        from keys.metering.spool import spool_close
+        from keys.metering import quota_leases_give_back_all, spool_close, usage_flush
 
         # What this process counted but has not written yet is written, or handed back, as it ends
         # (atexit runs these last first); its spool file is then not needed. Killed, it replays later.

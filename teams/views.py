@@ -15,12 +15,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from keys import selectors as key_selectors
 from keys.exceptions import KeyAlreadyExists, KeyServiceError
 from keys.metering import utc_today
+from plumbing.spreadsheets import csv_response
 from teams import selectors, services
 from teams.exceptions import TeamError, TeamNotFound
 from teams.models import Role
 from teams.selectors import MEMBER_CSV_HEADER
 from teams.urls_for import invitation_link
-from usage.exports import csv_response
 
 USAGE_DAYS = 30
 

@@ -12,6 +12,7 @@ from keys.metering.keycache import key_authenticate, key_cache_forget, key_cache
 from keys.metering.keycap import key_cap_give, key_cap_take, key_cap_used_sync
 from keys.metering.leases import quota_leases
 from keys.metering.quota import get_quota_store
+from keys.metering.spool import spool_close
 from keys.metering.thresholds import THRESHOLDS, thresholds_note
 from keys.metering.throttle import throttle_wait
 from keys.metering.types import (
@@ -53,6 +54,7 @@ __all__ = [
     "refusal_record",
     "refund",
     "seconds_until_reset",
+    "spool_close",
     "used",
     "usage_flush",
     "used_sync",

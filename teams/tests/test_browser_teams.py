@@ -56,7 +56,7 @@ def test_a_team_from_creation_to_a_scoped_team_key(
     member.locator("summary", has_text="Edit limits").click()
     member.get_by_label("Allowed addresses").fill("192.0.2.1")
     member.get_by_role("button", name="Save limits").click()
-    expect(member.locator("body")).to_contain_text("limits saved")
+    expect(member.locator("body")).to_contain_text("limits are saved")
     assert ApiKey.objects.get(owner=bob).allowed_ips == ["192.0.2.1/32"]
 
     refused = httpx.post(

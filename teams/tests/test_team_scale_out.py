@@ -56,7 +56,8 @@ def test_two_members_share_one_quota_and_a_removal_reaches_every_process_in_a_se
     )
     removed_at = float(manage(["shell", "-v", "0", "-c", remove], shell_env(env)).split()[-1])  # committed then
     refused_at = asyncio.run(_until_refused(urls, ben_large))
-    assert refused_at - removed_at <= 1.0 + 0.3, refused_at - removed_at  # 1 s, and the calls' own time
+    # A second (the lease's and the key cache's), and the calls' own time on a machine a full test run loads.
+    assert refused_at - removed_at <= 1.0 + 0.6, refused_at - removed_at
     assert asyncio.run(burst(urls, ana_large, 6)).count(200) == 6  # the team's other keys go on
 
 
