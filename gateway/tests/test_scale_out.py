@@ -145,7 +145,8 @@ def period_counter(env: dict[str, str], plan: str, expected: tuple | None = None
     and the Redis journal writes within a second: wait up to 10 s for `expected`, then say what is there."""
     code = (
         "from keys.models import QuotaCounter; "
-        f"print(*QuotaCounter.objects.filter(plan__name={plan!r}).values_list('used', 'tokens', 'spent_nanos').get())"
+        f"row = QuotaCounter.objects.filter(plan__name={plan!r}).values_list('used', 'tokens', 'spent_nanos').first(); "
+        "print(*(row or (0, 0, 0)))"  # the journal writes the row within a second: maybe not yet
     )
     deadline = time.monotonic() + 10
     while True:
