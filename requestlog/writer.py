@@ -178,12 +178,14 @@ async def _prune_if_due() -> None:
 def _prune_once_a_day() -> None:
     from django.db import connection
 
+    from requestlog.signals import daily_upkeep
     from requestlog.storage import log_prune, prune_lease_take
 
     try:
         today = datetime.datetime.now(datetime.UTC).date()
         if prune_lease_take(today=today):
             log_prune(today=today)
+            daily_upkeep.send_robust(sender=None, day=today)  # the day's other chores, in this one process
     except Exception:
         logger.exception("request log: pruning failed")
     finally:

@@ -8,6 +8,7 @@ from django.db import transaction
 from gateway.signals import upstream_state_changed
 from keys.models import ApiKey
 from keys.signals import key_created, key_expiring, key_revoked, usage_threshold_crossed
+from requestlog.signals import daily_upkeep
 from webhooks.delivery import event_later
 
 
@@ -60,9 +61,18 @@ def on_upstream(sender, upstream: str, state: str, reason: str = "", **kwargs) -
     event_later(lambda: (f"upstream.{state}", subject, data, None))
 
 
+def on_daily_upkeep(sender, day, **kwargs) -> None:
+    """Once a day in one process: announce the keys that expire within a week (key.expiring), so no
+    cron job is needed; `manage.py expire_keys` still does it too, and each is posted once."""
+    from keys.services import keys_expiring_announce
+
+    keys_expiring_announce()
+
+
 def connect() -> None:
     key_created.connect(on_key_created, dispatch_uid="webhooks.key_created")
     key_revoked.connect(on_key_revoked, dispatch_uid="webhooks.key_revoked")
     key_expiring.connect(on_key_expiring, dispatch_uid="webhooks.key_expiring")
+    daily_upkeep.connect(on_daily_upkeep, dispatch_uid="webhooks.daily_upkeep")
     usage_threshold_crossed.connect(on_threshold, dispatch_uid="webhooks.threshold")
     upstream_state_changed.connect(on_upstream, dispatch_uid="webhooks.upstream")
