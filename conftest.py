@@ -247,7 +247,9 @@ class LiveServer:
             command = [sys.executable, "-m", "daphne", "-b", address[0], "-p", address[1]]
         else:
             command = [sys.executable, "-m", "uvicorn", "--host", address[0], "--port", address[1]]
-            command += ["--workers", str(workers), "--lifespan", "off", "--no-access-log"]
+            # --no-proxy-headers: uvicorn would otherwise take X-Forwarded-For from a loopback peer as the
+            # client, past TRUSTED_PROXIES (key address limits, the request log).
+            command += ["--workers", str(workers), "--lifespan", "off", "--no-access-log", "--no-proxy-headers"]
         command.append("portal.asgi:application")
         self.log = open(run_dir / f".live-{self.port}.log", "w+")  # noqa: SIM115
         self.process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
