@@ -239,7 +239,7 @@ class LiveServer:
     def __init__(self, env: dict[str, str], server: str = "daphne", workers: int = 1, *, run_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        full_env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "TOLLGATE_SPOOL_DIR")}
         # The same secret key as this process, so that upstream keys sealed here can be unsealed there.
         full_env.update({"DJANGO_SECRET_KEY": settings.SECRET_KEY, "DJANGO_DEBUG": "0", "TMPDIR": str(run_dir), **env})
         address = ["127.0.0.1", str(self.port)]

@@ -32,7 +32,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +59,8 @@ class Spool:
         self.pid = 0
         self._next_recover = 0.0
         self._lock = threading.Lock()  # a write never lands in a file being rotated away
+        self._watcher: threading.Thread | None = None
+        self.retired: list[str] = []
 
     @property
     def name(self) -> str:
@@ -101,6 +102,7 @@ class Spool:
                 os.write(fd, ("\n".join(lines) + "\n").encode())
             old_fd, old_path = self.fd, self.path
             self.fd, self.path = fd, path
+            self.retired.append(old_path.name)
             with contextlib.suppress(OSError):
                 old_path.unlink()
                 os.close(old_fd)
@@ -132,6 +134,14 @@ class Spool:
         """The lease's unspent part changed by these: negative when spent from it or handed back."""
         self.write(f"D\t{info.key_id}\t{day.isoformat()}\t{info.plan_id}\t{count}\t{tokens}\t{nanos}")
 
+    def watch(self) -> None:
+        """From this process's first recorded call on, a thread replays dead processes' files every
+        RECOVER_SECONDS, busy or idle: a dead worker's siblings need not be serving calls for it."""
+        if self._watcher is not None and self._watcher.is_alive():
+            return
+        self._watcher = threading.Thread(target=_watch, name="tollgate-spool", daemon=True)
+        self._watcher.start()
+
     def recover_due(self) -> bool:
         now = time.monotonic()
         if now < self._next_recover:
@@ -158,6 +168,19 @@ def lease_line(info, day: datetime.date, count: int, tokens: int, nanos: int) ->
 spool = Spool()
 
 
+def _watch() -> None:
+    from django.db import connection
+
+    while True:
+        time.sleep(RECOVER_SECONDS)
+        try:
+            spools_recover()
+        except Exception:
+            logger.exception("could not replay the spools of dead processes")
+        finally:
+            connection.close()
+
+
 def _lines(path: Path) -> tuple[list[tuple[int, list[str]]], int]:
     """The file's whole lines, each with where it starts and split, and the length they span (a line
     cut by the kill is left out)."""
@@ -176,15 +199,12 @@ def spools_recover() -> int:
     folder = spool_dir()
     if not folder.is_dir():
         return 0
-    names = {path.name for path in folder.glob("spool-*.log")}
-    stale = timezone.now() - datetime.timedelta(minutes=10)
-    for name in SpoolMark.objects.filter(updated_at__lt=stale).values_list("name", flat=True):
-        if name not in names:  # a rotated-away file's mark
-            SpoolMark.objects.filter(name=name, updated_at__lt=stale).delete()
+    paths = sorted(path for path in folder.glob("spool-*.log") if path != spool.path)
+    if spool.retired:  # files this process rotated away: what they owed is in its new file
+        retired, spool.retired = spool.retired, []
+        SpoolMark.objects.filter(name__in=retired).delete()
     done = 0
-    for path in sorted(folder.glob("spool-*.log")):
-        if path == spool.path:
-            continue
+    for path in paths:
         try:
             fd = os.open(path, os.O_RDWR | os.O_APPEND)
         except FileNotFoundError:

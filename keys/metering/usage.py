@@ -96,6 +96,7 @@ class UsageRecorder:
     def _flush_soon(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._flush_later())
+            spool.watch()
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(FLUSH_SECONDS)
