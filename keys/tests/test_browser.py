@@ -71,8 +71,8 @@ def test_the_usage_page_charts_a_real_request_and_exports_it(page, live, user, k
     chart = page.get_by_role("img", name="Requests a day")
     expect(chart).to_be_visible()
     today = page.locator("table.usage-days tbody tr").first
-    for _ in range(30):  # the live server writes usage within a second
-        if today.locator("td").first.inner_text() == "1":
+    for _ in range(30):  # the live server writes usage within a second: until then the page has no day rows
+        if today.locator("td").count() and today.locator("td").first.inner_text() == "1":
             break
         page.wait_for_timeout(200)
         page.reload()
