@@ -1,18 +1,12 @@
 """Errors the key services raise; each carries a code to decide by and the message users see."""
 
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from plumbing.errors import ServiceError
 
-class KeyServiceError(Exception):
-    status = 400
-    code = "invalid"
-    message = _("The request could not be completed.")
 
-    def __init__(self, message: str | Promise | None = None) -> None:
-        super().__init__(message or self.message)
-        if message:
-            self.message = message
+class KeyServiceError(ServiceError):
+    """An error of the key services."""
 
 
 class PlanNotFound(KeyServiceError):

@@ -116,3 +116,15 @@ def max_requests_clean(value: object, *, plan) -> int | None:
             )
         )
     return value
+
+
+def scopes_from_form(data) -> dict:
+    """The scope fields a page's Edit limits form posted (a QueryDict), as key_scopes_set takes them:
+    the models only when the form listed them (it does only when a catalogue grants some)."""
+    scopes = {
+        "allowed_ips": data.get("allowed_ips", "").replace("\x00", ""),
+        "max_requests": data.get("max_requests", "").replace("\x00", "").strip() or None,
+    }
+    if "allowed_models_shown" in data:
+        scopes["allowed_models"] = [name.replace("\x00", "") for name in data.getlist("allowed_models")]
+    return scopes

@@ -15,6 +15,7 @@ from keys import selectors, services
 from keys.backends import get_backend
 from keys.crypto import TAG
 from keys.exceptions import KeyAlreadyExists, KeyServiceError
+from keys.scopes import scopes_from_form
 
 DAYS = re.compile(r"[0-9]{1,6}")
 
@@ -129,12 +130,7 @@ def key_switch(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def key_scopes(request: HttpRequest, pk: int) -> HttpResponse:
     key = selectors.key_get(owner=request.user, pk=pk)
-    scopes = {
-        "allowed_ips": _field(request, "allowed_ips"),
-        "max_requests": _field(request, "max_requests").strip() or None,
-    }
-    if "allowed_models_shown" in request.POST:  # the form lists models only when a catalogue grants some
-        scopes["allowed_models"] = [name.replace("\x00", "") for name in request.POST.getlist("allowed_models")]
+    scopes = scopes_from_form(request.POST)
     try:
         services.key_scopes_set(key=key, **scopes)
     except KeyServiceError as exc:

@@ -1,18 +1,12 @@
 """Errors the team services raise: each carries the HTTP status, a code, and the message users see."""
 
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from plumbing.errors import ServiceError
 
-class TeamError(Exception):
-    status = 400
-    code = "invalid"
-    message = _("The request could not be completed.")
 
-    def __init__(self, message: str | Promise | None = None) -> None:
-        super().__init__(message or self.message)
-        if message:
-            self.message = message
+class TeamError(ServiceError):
+    """An error of the team services."""
 
 
 class TeamNotFound(TeamError):

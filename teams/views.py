@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from keys import selectors as key_selectors
 from keys.exceptions import KeyAlreadyExists, KeyServiceError
 from keys.metering import utc_today
+from keys.scopes import scopes_from_form
 from plumbing.spreadsheets import csv_response
 from teams import selectors, services
 from teams.exceptions import TeamError, TeamNotFound
@@ -178,12 +179,7 @@ def team_key_revoke(request: HttpRequest, pk: int, key_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def team_key_scopes(request: HttpRequest, pk: int, key_id: int) -> HttpResponse:
-    scopes = {
-        "allowed_ips": _field(request, "allowed_ips"),
-        "max_requests": _field(request, "max_requests").strip() or None,
-    }
-    if "allowed_models_shown" in request.POST:
-        scopes["allowed_models"] = [name.replace("\x00", "") for name in request.POST.getlist("allowed_models")]
+    scopes = scopes_from_form(request.POST)
     return _act(
         request,
         pk,
