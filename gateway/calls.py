@@ -279,6 +279,8 @@ class Call:
         self._stream: Stream | None = None
         self._started = 0.0
         self._settled = False
+        # Counted by the quota: if this process dies before the call ends, its spool says so.
+        self._spooled = metering.call_began(info, route.model) if admission is not None else 0
         self.delivered = False  # some answer text reached the client: a break-off is charged, not refunded
 
     async def _reserve_whole(self, request: ModelRequest) -> None:
@@ -445,7 +447,7 @@ class Call:
             return
         self._settled = True
         if self.admission is not None:
-            await metering.refund(self.info, self.reservation, self._period)
+            await metering.refund(self.info, self.reservation, self._period, call=self._spooled)
 
     def _record(self) -> None:
         if self._settled:
@@ -470,6 +472,7 @@ class Call:
             completion_tokens=completion,
             nanos=nanos,
             period=self._period,
+            call=self._spooled,
         )
 
     def _cost(self) -> tuple[int, int, int]:

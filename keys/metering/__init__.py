@@ -12,6 +12,7 @@ from keys.metering.keycache import key_authenticate, key_cache_forget, key_cache
 from keys.metering.keycap import key_cap_give, key_cap_take, key_cap_used_sync
 from keys.metering.leases import quota_leases
 from keys.metering.quota import get_quota_store
+from keys.metering.spool import spool as process_spool
 from keys.metering.spool import spool_close
 from keys.metering.thresholds import THRESHOLDS, thresholds_note
 from keys.metering.throttle import throttle_wait
@@ -43,6 +44,7 @@ __all__ = [
     "settle",
     "settlements_wait",
     "authenticate",
+    "call_began",
     "carry_over",
     "carry_over_period",
     "forget_key",
@@ -166,9 +168,13 @@ def refusal_record(info: KeyInfo, code: RefusalCode) -> None:
         usage_recorder.refused(key_id=info.key_id, day=utc_today(), reason=code.value)
 
 
-async def refund(info: KeyInfo, reservation: Reservation = NOTHING, period: datetime.date | None = None) -> None:
+async def refund(
+    info: KeyInfo, reservation: Reservation = NOTHING, period: datetime.date | None = None, call: int = 0
+) -> None:
     """Give back a request that admit() counted, and what it reserved: the model did not answer it.
-    `period`: the admission's (a call may end after its period did); default the current one."""
+    `period`: the admission's (a call may end after its period did); default the current one.
+    `call`: its id from call_began."""
+    process_spool.call_refunded(call)
     day = period or info.period_now()[0]
     if info.reserves:
         await quota_leases.unreserve(get_quota_store(), info, day, reservation)
@@ -234,6 +240,12 @@ def carry_over_period(*, owner_id: int, plan_id: int, from_day: datetime.date, t
     get_quota_store().carry_over_sync(owner_id, plan_id, plan_id, from_day, to_day)
 
 
+def call_began(info: KeyInfo, model: str) -> int:
+    """An admitted call starts: its id, for settle() or record_usage() or refund(), which end it. A
+    process killed before then has it counted in the statistics by whoever replays its spool."""
+    return process_spool.call_began(info.key_id, utc_today(), model)
+
+
 def record_usage(
     info: KeyInfo,
     *,
@@ -242,6 +254,7 @@ def record_usage(
     completion_tokens: int = 0,
     nanos: int = 0,
     period: datetime.date | None = None,
+    call: int = 0,
 ) -> None:
     """Add one answered request, its tokens and its cost to today's statistics and, for plans that do
     not reserve, to the period's totals (within a second). Plans that reserve use settle()."""
@@ -255,6 +268,7 @@ def record_usage(
         owner_id=info.holder_id,
         plan_id=info.plan_id,
         period=None if info.reserves else period or info.period_now()[0],
+        call=call,
     )
 
 
@@ -271,13 +285,20 @@ def settle(
     completion_tokens: int,
     nanos: int,
     period: datetime.date | None = None,
+    call: int = 0,
 ) -> None:
     """The call was answered: record it, and turn its reservation into what it cost (`nanos`; tokens
     and cost never above what was reserved), in `period` (the admission's; default the current one).
     The store's part runs as a task: settle never waits."""
     day = period or info.period_now()[0]
     record_usage(
-        info, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, nanos=nanos, period=day
+        info,
+        model=model,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        nanos=nanos,
+        period=day,
+        call=call,
     )
     if not info.reserves:
         return

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 RECOVER_SECONDS = 15.0
 ROTATE_BYTES = 8 * 1024 * 1024
+OPEN_CALLS_MAX = 100_000
 
 
 def spool_dir() -> Path:
@@ -61,6 +62,8 @@ class Spool:
         self._lock = threading.Lock()  # a write never lands in a file being rotated away
         self._watcher: threading.Thread | None = None
         self.retired: list[str] = []
+        self.open: dict[int, str] = {}  # calls admitted and not yet recorded or refunded: id -> their line
+        self._next_call = 0
 
     @property
     def name(self) -> str:
@@ -97,7 +100,7 @@ class Spool:
             return
         with self._lock:
             fd, path = self._new_file()
-            lines = [*leases.spool_lines(), *usage.spool_lines()]
+            lines = [*leases.spool_lines(), *usage.spool_lines(), *self.open.values()]
             if lines:
                 os.write(fd, ("\n".join(lines) + "\n").encode())
             old_fd, old_path = self.fd, self.path
@@ -118,8 +121,27 @@ class Spool:
 
     # -- Usage --------------------------------------------------------------------------------------
 
-    def usage(self, key_id: int, day: datetime.date, model: str, prompt: int, completion: int, nanos: int) -> None:
-        self.write(usage_line(key_id, day, model, 1, prompt, completion, nanos))
+    def usage(
+        self, key_id: int, day: datetime.date, model: str, prompt: int, completion: int, nanos: int, call: int = 0
+    ) -> None:
+        """One answered call's usage; `call` (from call_began) closes that call's line."""
+        self.open.pop(call, None)
+        self.write(usage_line(key_id, day, model, 1, prompt, completion, nanos) + f"\t{call}")
+
+    def call_began(self, key_id: int, day: datetime.date, model: str) -> int:
+        """A call was admitted: if the process dies before it is recorded or refunded, the replay
+        counts it in the statistics, as the quota counted it."""
+        self._next_call += 1
+        line = f"A\t{self._next_call}\t{key_id}\t{day.isoformat()}\t{model}"
+        if len(self.open) >= OPEN_CALLS_MAX:  # a call some path never ended: forget the oldest, not memory
+            del self.open[next(iter(self.open))]
+        self.open[self._next_call] = line
+        self.write(line)
+        return self._next_call
+
+    def call_refunded(self, call: int) -> None:
+        if self.open.pop(call, None) is not None:
+            self.write(f"Z\t{call}")
 
     def refusal(self, key_id: int, day: datetime.date, reason: str) -> None:
         self.write(refusal_line(key_id, day, reason, 1))
@@ -283,9 +305,15 @@ def _usage_add(name: str, lines: list[list[str]], end: int) -> None:
     mark = SpoolMark.objects.filter(name=name).values_list("offset", flat=True).first() or 0
     totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     refused: dict[tuple, int] = defaultdict(int)
+    closed = {fields[8] for _, fields in lines if fields[0] == "U" and len(fields) == 9}
+    closed |= {fields[1] for _, fields in lines if fields[0] == "Z" and len(fields) == 2}
+    for _, fields in lines:
+        if fields[0] == "A" and len(fields) == 5 and fields[1] not in closed:
+            # Admitted, never recorded nor refunded: the quota counted it, and so do the statistics.
+            totals[(int(fields[2]), datetime.date.fromisoformat(fields[3]), fields[4])][0] += 1
     for position, fields in lines:
         if position >= mark:
-            if fields[0] == "U" and len(fields) == 8:
+            if fields[0] == "U" and len(fields) in (8, 9):
                 row = totals[(int(fields[1]), datetime.date.fromisoformat(fields[2]), fields[3])]
                 row[0] += int(fields[7])
                 for index in range(3):

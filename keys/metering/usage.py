@@ -72,10 +72,11 @@ class UsageRecorder:
         owner_id: int = 0,
         plan_id: int = 0,
         period: datetime.date | None = None,
+        call: int = 0,
     ) -> None:
         """`period`: the plan's period, to add tokens and nanos to its totals; None when the call's
-        reservation counted them already."""
-        spool.usage(key_id, day, model, prompt_tokens, completion_tokens, nanos)
+        reservation counted them already. `call`: the spool's id of the call (call_began)."""
+        spool.usage(key_id, day, model, prompt_tokens, completion_tokens, nanos, call)
         totals = self._pending[(key_id, day, model)]
         totals[0] += 1
         totals[1] += prompt_tokens

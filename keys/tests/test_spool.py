@@ -44,13 +44,18 @@ def test_a_dead_spool_is_replayed_once_from_its_mark(user, key_factory, settings
             f"D\t{key.pk}\t{today}\t{key.plan_id}\t-1\t0\t0",
             usage_line(key.pk, today, "m", 1, 2, 2, 0),
             refusal_line(key.pk, today, "requests", 1),
+            f"A\t1\t{key.pk}\t{today}\tm",  # answered: its usage line names it
+            usage_line(key.pk, today, "m", 1, 1, 1, 0) + "\t1",
+            f"A\t2\t{key.pk}\t{today}\tm",  # refunded
+            "Z\t2",
+            f"A\t3\t{key.pk}\t{today}\tm",  # in flight when the process died: counted, no tokens known
         ],
         partial="U\t" + str(key.pk),  # the kill cut this line: it is not counted
     )
     SpoolMark.objects.create(name=name, offset=len(written[0]) + 1)
     assert spools_recover() == 1
     row = DailyUsage.objects.get(key=key)
-    assert (row.requests, row.prompt_tokens, row.completion_tokens) == (2, 5, 6)
+    assert (row.requests, row.prompt_tokens, row.completion_tokens) == (4, 6, 7)
     assert Refusal.objects.get(key=key).count == 1
     assert QuotaCounter.objects.get(owner_id=user.pk).used == 9 - 4  # the lease's 4 unspent came back
     assert not list(tmp_path.glob("spool-*")) and not SpoolMark.objects.exists()
@@ -84,6 +89,25 @@ def postgres_database(test_postgres_url):
         pytest.skip(str(exc))
 
 
+async def _killed_during_slow_calls(victim, key: str, count: int) -> int:
+    """Start `count` calls the upstream answers slowly, and kill the server with -9 while they wait (and
+    within its second: unwritten statistics and an open lease). How many failed with the kill."""
+    import httpx
+
+    body = {"model": "slow-3000", "messages": [{"role": "user", "content": "x"}]}
+    async with httpx.AsyncClient(timeout=30) as client:
+        calls = [
+            asyncio.ensure_future(
+                client.post(f"{victim.url}/v1/chat/completions", headers={"x-api-key": key}, json=body)
+            )
+            for _ in range(count)
+        ]
+        await asyncio.sleep(0.8)  # admitted, waiting on the upstream
+        os.kill(victim.process.pid, signal.SIGKILL)
+        results = await asyncio.gather(*calls, return_exceptions=True)
+    return sum(isinstance(result, Exception) for result in results)
+
+
 def _counts(url: str) -> tuple[int, int]:
     with psycopg.connect(url.replace("postgres://", "postgresql://")) as conn:
         requests = conn.execute("SELECT coalesce(sum(requests), 0) FROM keys_dailyusage").fetchone()[0]
@@ -101,8 +125,10 @@ def test_a_worker_killed_with_minus_9_loses_neither_statistics_nor_its_lease(
     victim, survivor = live_server_factory(env), live_server_factory(env)
 
     answered = asyncio.run(burst([victim.url], key, 150)).count(200)
-    os.kill(victim.process.pid, signal.SIGKILL)  # within its second: unwritten statistics and an open lease
+    in_flight = asyncio.run(_killed_during_slow_calls(victim, key, 3))  # admitted, never answered
+    assert in_flight == 3
     victim.process.wait()
+    answered += in_flight  # the quota counted them; so must the statistics
     requests, used = _counts(postgres_database)
     assert requests < answered or used > answered, "nothing was pending when it died: the test proves nothing"
 
