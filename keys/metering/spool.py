@@ -1,16 +1,19 @@
 """What this process owes the shared stores, appended to a file of its own as it happens, so that a
 process killed with -9 loses nothing for good: another process on the machine replays it.
 
-Two things live only in a process's memory between their moments: usage statistics (written once a
-second) and the unspent part of quota leases (handed back when a lease ends). Each change to them is
+Three things live only in a process's memory between their moments: usage statistics (written once a
+second), the unspent part of quota leases (handed back when a lease ends), and the calls admitted but
+not yet recorded or refunded (counted by the quota already). Each change to them is
 appended here as one line with one unbuffered write (it survives the process, being in the kernel's
 page cache; not a power cut). Each process holds an exclusive flock on its file while it lives; the
 kernel drops it when the process dies, however it dies. So a file another process can lock is a
-dead process's: that process replays it (`spools_recover`, at most every RECOVER_SECONDS):
+dead process's: a thread of each working process replays such files (`spools_recover`, every
+RECOVER_SECONDS):
 
 - its leases still open give their unspent requests, tokens and money back to the quota store;
 - its usage lines past the offset the database last recorded for the file (`SpoolMark`, written in
-  the same transaction as each flush's rows) are added to the statistics, with the new offset;
+  the same transaction as each flush's rows) are added to the statistics, with the new offset, and
+  so are its calls that never ended, as requests of unknown tokens;
 
 then deletes it. The files sit in TOLLGATE_SPOOL_DIR, by default a folder of the temporary directory
 named after the database, so deployments on one machine never replay each other's.
@@ -58,7 +61,6 @@ class Spool:
         self.fd: int | None = None
         self.path: Path | None = None
         self.pid = 0
-        self._next_recover = 0.0
         self._lock = threading.Lock()  # a write never lands in a file being rotated away
         self._watcher: threading.Thread | None = None
         self.retired: list[str] = []
@@ -163,13 +165,6 @@ class Spool:
             return
         self._watcher = threading.Thread(target=_watch, name="tollgate-spool", daemon=True)
         self._watcher.start()
-
-    def recover_due(self) -> bool:
-        now = time.monotonic()
-        if now < self._next_recover:
-            return False
-        self._next_recover = now + RECOVER_SECONDS
-        return True
 
 
 def usage_line(key_id: int, day: datetime.date, model: str, requests: int, prompt: int, completion: int, nanos: int):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django.db import connection, transaction
 
-from keys.metering.spool import refusal_line, spool, spool_mark, spools_recover, usage_line
+from keys.metering.spool import refusal_line, spool, spool_mark, usage_line
 from keys.models import ApiKey, DailyUsage, Refusal
 from plumbing.dbthread import in_db_thread
 from plumbing.outages import is_outage
@@ -128,8 +128,7 @@ class UsageRecorder:
         return taken
 
     async def flush(self) -> None:
-        recover = spool.recover_due()
-        await in_db_thread(self._write, self._take(), recover)
+        await in_db_thread(self._write, self._take())
         from keys.metering.leases import quota_leases
 
         spool.rotate_if_long(quota_leases, self)
@@ -139,15 +138,10 @@ class UsageRecorder:
     def flush_sync(self) -> None:
         self._write(self._take())
 
-    def _write(self, taken: tuple, recover: bool = False) -> None:
+    def _write(self, taken: tuple) -> None:
         pending, tokens, refused, last_used, offset = taken
         if pending or refused or tokens:
             self._write_rows(pending, tokens, refused, last_used, offset)
-        if recover:
-            try:
-                spools_recover()
-            except Exception:
-                logger.exception("could not replay the spools of dead processes")
 
     def _write_rows(self, pending: Totals, tokens: TokenTotals, refused: dict, last_used: dict, offset: int) -> None:
         try:
