@@ -23,19 +23,24 @@ install: $(VENV_READY)
 
 install-test: $(VENV)/.installed-test chromium gettext
 
+# Installs Debian package $(2) unless the test $(1) passes. Two runs at once take turns (flock), and the
+# second finds the package the first installed; apt waits for a dpkg lock someone else holds, not fails.
+define apt_install
+	@if ! { $(1); }; then \
+		flock /tmp/tollgate-apt.lock sh -c '$(1) || { \
+			SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+			$$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+			DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq $(2); }'; \
+	fi
+endef
+
 # Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
-	fi
+	$(call apt_install,[ -x /usr/bin/chromium ],chromium)
 
 # GNU gettext: the tests check every string marked for translation is in locale/th, and `make messages` uses it.
 gettext:
-	@if ! command -v xgettext >/dev/null || ! command -v msgfmt >/dev/null; then \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gettext; \
-	fi
+	$(call apt_install,command -v xgettext >/dev/null && command -v msgfmt >/dev/null,gettext)
 
 # After marking new strings: refresh locale/th's .po files, translate what is new, then run this again to compile.
 messages: install gettext
