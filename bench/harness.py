@@ -48,6 +48,24 @@ def start(command: list[str], env: dict[str, str], root: Path = ROOT) -> subproc
     )
 
 
+# One process each, lifespan off (Channels' router has no lifespan app); access lines only if asked.
+def server_command(server: str, port: int, app: str, access_log: bool = False, backlog: int = 0) -> list[str]:
+    """The command that serves `app` on `port`; `backlog` sets daphne's listen backlog (Twisted's default is 50)."""
+    if server == "daphne":  # Tollgate's logging decides on daphne's access lines (LOG_LEVEL)
+        if backlog:
+            return [sys.executable, "-m", "daphne", "-e", f"tcp:port={port}:interface=127.0.0.1:backlog={backlog}", app]
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+    if server == "uvicorn":
+        command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
+        command += ["--loop", "uvloop", "--http", "httptools", "--no-proxy-headers", "--log-level", "warning"]
+        return [*command, "--access-log" if access_log else "--no-access-log", app]
+    if server == "granian":
+        command = [sys.executable, "-m", "granian", "--interface", "asginl", "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--workers", "1", "--loop", "uvloop", "--http", "1", "--log-level", "warning"]
+        return [*command, "--access-log" if access_log else "--no-access-log", app]
+    raise SystemExit(f"unknown server {server!r}: daphne, uvicorn or granian")
+
+
 def manage(env: dict[str, str], *args: str, root: Path = ROOT) -> str:
     out = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=root, env={**os.environ, **env}, check=True, capture_output=True

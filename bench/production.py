@@ -32,25 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.gateway import MESSAGES, Target, measure  # noqa: E402
-from bench.harness import UPSTREAM, free_port, manage, prepare_gateway_db, start, wait_for  # noqa: E402
+from bench.harness import UPSTREAM, free_port, manage, prepare_gateway_db, server_command, start, wait_for  # noqa: E402
 from bench.load import Result, run  # noqa: E402
 from testsupport.services import RedisServer, postgres_database  # noqa: E402
-
-
-# One process each, lifespan off (Channels' router has no lifespan app); access lines only if asked.
-def server_command(server: str, port: int, app: str, access_log: bool = False) -> list[str]:
-    if server == "daphne":  # Tollgate's logging decides on daphne's access lines (LOG_LEVEL)
-        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
-    if server == "uvicorn":
-        command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
-        command += ["--loop", "uvloop", "--http", "httptools", "--no-proxy-headers", "--log-level", "warning"]
-        return [*command, "--access-log" if access_log else "--no-access-log", app]
-    if server == "granian":
-        command = [sys.executable, "-m", "granian", "--interface", "asginl", "--host", "127.0.0.1", "--port", str(port)]
-        command += ["--workers", "1", "--loop", "uvloop", "--http", "1", "--log-level", "warning"]
-        return [*command, "--access-log" if access_log else "--no-access-log", app]
-    raise SystemExit(f"unknown server {server!r}: daphne, uvicorn or granian")
-
 
 PRICED = {"input_per_million": "0.5", "output_per_million": "1.5"}
 SOCKET_IDLE = 8  # past channels_redis's 5-second BZPOPMIN and redis-py's default read timeout

@@ -2,14 +2,19 @@
 upstream, through a bare streaming proxy, and through Tollgate. Prints each target's median round.
 
     .venv/bin/python bench/streams.py [--streams 1000] [--chunks 100] [--rate 20] [--rounds 2]
+                                      [--open-rate 1000] [--server daphne|uvicorn] [--backlog N]
 
 Per target: first-chunk latency, the lag each chunk adds between the upstream sending it and the
 client reading it, the server's CPU time per chunk, its memory per open stream (the largest growth of
-any round: the first round's, since a process keeps the memory it grew into), and chunks a second.
+any round: the first round's, since a process keeps the memory it grew into), chunks a second, and
+streams that failed, by how: reset by the peer, refused, closed before [DONE], or no chunk at all.
+`--open-rate` opens that many streams a second (0: all at once). `--backlog` gives daphne's listening
+socket that backlog (Twisted's default is 50; uvicorn's is 2048).
 """
 
 import argparse
 import asyncio
+import functools
 import json
 import re
 import statistics
@@ -21,8 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import UPSTREAM, free_port, prepare_gateway_db, start, wait_for  # noqa: E402
+from bench.harness import UPSTREAM, free_port, prepare_gateway_db, server_command, start, wait_for  # noqa: E402
 from bench.load import build_request  # noqa: E402
+from testsupport.upstream import fast_loop  # noqa: E402
+
+DIRECT, BARE, TOLLGATE = "direct to the upstream", "bare streaming proxy (aiohttp)", "Tollgate (database counters)"
 
 STAMP = re.compile(rb'"x_sent": ([0-9.]+)')
 
@@ -35,7 +43,14 @@ class Round:
     elapsed: float = 0.0
     cpu_per_chunk_us: float = 0.0
     kb_per_stream: float = 0.0
-    failed: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    def fail(self, how: str) -> None:
+        self.failures[how] = self.failures.get(how, 0) + 1
 
 
 def pct(values: list[float], q: float) -> float:
@@ -56,10 +71,17 @@ def rss_kb(pid: int) -> int:
 
 
 async def one_stream(port: int, request: bytes, result: Round, open_streams: list[int]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
     started = time.time()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    except ConnectionRefusedError:
+        result.fail("refused")
+        return
+    except OSError as exc:
+        result.fail(type(exc).__name__)
+        return
     writer.write(request)
-    seen_first, buffer = False, b""
+    seen_first, done, tail = False, False, b""
     open_streams[0] += 1
     try:
         while True:
@@ -67,17 +89,24 @@ async def one_stream(port: int, request: bytes, result: Round, open_streams: lis
             if not data:
                 break
             now = time.time()
-            buffer = (buffer + data)[-64:] if b"x_sent" not in data else data[-64:]
             for stamp in STAMP.findall(data):
                 if not seen_first:
                     result.first_chunk.append(now - started)
                     seen_first = True
                 result.lags.append(now - float(stamp))
                 result.chunks += 1
-            if b"[DONE]" in data or buffer.endswith(b"0\r\n\r\n"):
+            tail = (tail + data)[-64:]
+            if b"[DONE]" in tail or tail.endswith(b"0\r\n\r\n"):
+                done = True
                 break
         if not seen_first:
-            result.failed += 1
+            result.fail("no chunk")
+        elif not done:
+            result.fail("closed before [DONE]")
+    except ConnectionResetError:
+        result.fail("reset by peer")
+    except OSError as exc:
+        result.fail(type(exc).__name__)
     finally:
         open_streams[0] -= 1
         writer.close()
@@ -92,7 +121,14 @@ async def measure(port: int, pid: int | None, headers: dict, args: argparse.Name
     before_cpu = cpu_seconds(pid) if pid else 0.0
     before_rss = rss_kb(pid) if pid else 0
     started = time.monotonic()
-    tasks = [asyncio.ensure_future(one_stream(port, request, result, open_streams)) for _ in range(args.streams)]
+    tasks = []
+    for number in range(args.streams):
+        if args.open_rate and number:
+            # Paced against the clock, not by sleeping a fixed gap: a late wake-up opens the ones it owes.
+            ahead = started + number / args.open_rate - time.monotonic()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+        tasks.append(asyncio.ensure_future(one_stream(port, request, result, open_streams)))
     peak = 0
     while not all(t.done() for t in tasks):
         await asyncio.sleep(0.25)
@@ -112,6 +148,9 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=100)
     parser.add_argument("--rate", type=int, default=20, help="chunks a second per stream, from the upstream")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--open-rate", type=int, default=0, help="streams opened a second (0: all at once)")
+    parser.add_argument("--server", default="daphne", choices=["daphne", "uvicorn"])
+    parser.add_argument("--backlog", type=int, default=0, help="daphne's listen backlog (0: Twisted's 50)")
     args = parser.parse_args()
 
     up_port, bare_port, gw_port = free_port(), free_port(), free_port()
@@ -129,15 +168,15 @@ def main() -> None:
         "UPSTREAM_ALLOW_PRIVATE": "1",  # the loopback upstream
     }
     key = prepare_gateway_db(env, None)
-    daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
     upstream = start([*UPSTREAM, "--port", str(up_port), "--words", str(args.chunks), "--stamp"], {})
-    bare = start([*daphne, "-p", str(bare_port), "bench.bare_proxy:stream_app"], {"UPSTREAM": upstream_url})
-    gateway = start([*daphne, "-p", str(gw_port), "portal.asgi:application"], env)
+    serve = functools.partial(server_command, args.server, backlog=args.backlog)
+    bare = start(serve(bare_port, "bench.bare_proxy:stream_app"), {"UPSTREAM": upstream_url})
+    gateway = start(serve(gw_port, "portal.asgi:application"), env)
     processes = [upstream, bare, gateway]
     targets = [
-        ("direct to the upstream", up_port, None, {}),
-        ("bare streaming proxy (daphne + aiohttp)", bare_port, bare.pid, {}),
-        ("Tollgate (database counters)", gw_port, gateway.pid, {"x-api-key": key}),
+        (DIRECT, up_port, None, {}),
+        (BARE, bare_port, bare.pid, {}),
+        (TOLLGATE, gw_port, gateway.pid, {"x-api-key": key}),
     ]
     try:
         wait_for(up_port)
@@ -146,7 +185,8 @@ def main() -> None:
         rounds: dict[str, list[Round]] = {name: [] for name, *_ in targets}
         for number in range(args.rounds):
             for name, port, pid, headers in targets if number % 2 == 0 else targets[::-1]:
-                rounds[name].append(asyncio.run(measure(port, pid, headers, args)))
+                with asyncio.Runner(loop_factory=fast_loop()) as runner:
+                    rounds[name].append(runner.run(measure(port, pid, headers, args)))
         report(rounds, args)
     finally:
         for process in processes:
@@ -168,7 +208,11 @@ def report(rounds: dict[str, list[Round]], args: argparse.Namespace) -> None:
     def rate(r: Round) -> float:
         return r.chunks / r.elapsed
 
-    print(f"\n{args.streams} streams x {args.chunks} chunks at {args.rate} a second each; median of {args.rounds}\n")
+    opened = f"opened at {args.open_rate} a second" if args.open_rate else "opened at once"
+    print(
+        f"\n{args.streams} streams x {args.chunks} chunks at {args.rate} a second each, {opened}, under "
+        f"{args.server}{f' (backlog {args.backlog})' if args.backlog else ''}; median of {args.rounds}\n"
+    )
     print(
         f"{'target':40} {'1st chunk p50':>13} {'p99':>6} {'lag p50':>8} {'p99':>7} {'chunks/s':>9} "
         f"{'CPU/chunk':>10} {'KB/stream':>10} {'failed':>7}"
@@ -180,12 +224,20 @@ def report(rounds: dict[str, list[Round]], args: argparse.Namespace) -> None:
             f"{med(name, lambda r: r.cpu_per_chunk_us):8.0f}us {max(r.kb_per_stream for r in rounds[name]):10.1f} "
             f"{med(name, lambda r: r.failed):7.0f}"
         )
-    bare, tollgate = "bare streaming proxy (daphne + aiohttp)", "Tollgate (database counters)"
+    for name in rounds:
+        for number, r in enumerate(rounds[name], 1):
+            if r.failures:
+                print(f"  {name}, round {number}: failed {r.failures}")
+    bare, tollgate = BARE, TOLLGATE
     print(
         f"\nTollgate vs the bare proxy: added lag per chunk {med(tollgate, lag(0.5)) - med(bare, lag(0.5)):+.2f} ms "
         f"(median), {med(tollgate, lag(0.99)) - med(bare, lag(0.99)):+.1f} ms (p99); first chunk p99 "
         f"{med(tollgate, first(0.99)) / med(bare, first(0.99)):.2f}x; "
         f"chunks/s {med(tollgate, rate) / med(bare, rate):.2f}x"
+    )
+    print(
+        f"Tollgate vs the upstream alone: chunks/s {med(tollgate, rate) / med(DIRECT, rate):.2f}x; first chunk p99 "
+        f"{med(tollgate, first(0.99)):.2f} s against {med(DIRECT, first(0.99)):.2f} s"
     )
 
 
