@@ -83,7 +83,11 @@ format: install-test
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install-test
+$(VENV)/.installed-bench: $(VENV)/.installed-test requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.installed-bench chromium gettext
 	$(PY) bench/gateway.py
 
 clean:

@@ -31,9 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import profile  # noqa: E402
 from bench.gateway import MESSAGES, Target, measure  # noqa: E402
 from bench.harness import UPSTREAM, free_port, manage, prepare_gateway_db, server_command, start, wait_for  # noqa: E402
-from bench.load import Result, run  # noqa: E402
+from bench.load import Result, build_request, run  # noqa: E402
 from testsupport.services import RedisServer, postgres_database  # noqa: E402
 
 PRICED = {"input_per_million": "0.5", "output_per_million": "1.5"}
@@ -106,6 +107,19 @@ async def measure_page(port: int, requests: int) -> Result:
     return result
 
 
+async def profile_under_load(target: Target, pid: int, body: bytes, seconds: int) -> str:
+    """py-spy the target while c=16 load runs; the flame graph and stacks land in bench/output/."""
+    if not profile.available():
+        return f"no py-spy beside {sys.executable}: make bench installs it (requirements-bench.txt)"
+    request = build_request("127.0.0.1", target.port, "/v1/chat/completions", body, target.headers)
+    recording = profile.Recording(pid, seconds, "tollgate-" + target.name.split(":")[0])
+    while not recording.done():
+        await run("127.0.0.1", target.port, request, concurrency=16, requests=1000)
+    if recording.error:
+        return f"py-spy failed on {target.name}: {recording.error}"
+    return f"{profile.report(recording.raw)}\nflame graph: {recording.svg.relative_to(ROOT)}"
+
+
 def start_targets(
     servers: list[str], env: dict[str, str], key: str, processes: list, access_log: bool, tmp: str
 ) -> tuple[list[Target], dict[str, int]]:
@@ -144,6 +158,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=1000, help="log-in page GETs at c=16 per server per round")
     parser.add_argument("--access-log", action="store_true", help="LOG_LEVEL=INFO and every server's access lines")
     parser.add_argument("--no-socket-check", action="store_true", help="skip the page and chat-socket checks")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="SECONDS", help="after the rounds, py-spy each Tollgate under load"
+    )
     args = parser.parse_args()
     servers = [name.strip() for name in args.servers.split(",") if name.strip()]
     body = json.dumps({"model": "loopback-model", "messages": MESSAGES}).encode()
@@ -186,6 +203,9 @@ def main() -> None:
                         pages[target.name].append(asyncio.run(measure_page(target.port, args.pages)))
                 print(f"round {number + 1} of {args.rounds} done; load average {os.getloadavg()[0]:.2f}", flush=True)
             report(targets, pages, cpu, args)
+            if args.profile:
+                for target in targets[2::2]:
+                    print("\n" + asyncio.run(profile_under_load(target, pids[target.name], body, args.profile)))
             for process in processes:
                 process.terminate()
             for process in processes:

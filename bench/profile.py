@@ -1,0 +1,99 @@
+"""Profiles of a running server kept as bench output: py-spy's flame graph, its collapsed stacks, and the
+biggest costs read from them.
+
+Each sample is charged to the innermost frame on its stack that is Tollgate's own code or the server's
+(with the libraries it called below it: a `COPY` the request log's writer runs is the writer's cost, and
+aiohttp's reads are the upstream client's); a sample with neither is charged to its innermost package.
+"""
+
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "bench" / "output"  # not committed (.gitignore)
+PY_SPY = Path(sys.executable).with_name("py-spy")
+OWN_PACKAGES = ("keys", "gateway", "requestlog", "usage", "plumbing", "portal", "accounts", "teams", "webhooks")
+OWN_PACKAGES += ("bench",)  # the bare proxy
+# The server's HTTP layer, by file path; its loop and start-up frames (uvicorn/main.py, Twisted's reactor)
+# sit at the root of every stack and decide nothing.
+HTTP_LAYER = ("uvicorn/protocols", "daphne/http_protocol", "daphne/ws_protocol", "twisted/web", "granian")
+LOOP = ("asyncio", "uvicorn", "twisted", "daphne", "<frozen runpy>", "click", "uvloop", "selectors")
+
+
+def available() -> bool:
+    return PY_SPY.exists()
+
+
+class Recording:
+    """py-spy sampling `pid` (and its threads) on a thread of its own: `seconds` into collapsed stacks, then
+    `seconds` more into a flame graph. Drive load until `done()`. Non-blocking sampling: the process is
+    not paused to be read, so the profile barely slows what it measures."""
+
+    def __init__(self, pid: int, seconds: int, name: str) -> None:
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        self.svg, self.raw = OUTPUT / f"{name}.svg", OUTPUT / f"{name}.txt"
+        common = [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200"]
+        self._commands = [
+            [*common, "--nonblocking", "--format", "raw", "-o", str(self.raw)],
+            [*common, "--nonblocking", "--format", "flamegraph", "-o", str(self.svg)],
+        ]
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.error = ""
+        self._thread.start()
+
+    def _run(self) -> None:
+        for command in self._commands:
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode:
+                self.error = done.stderr.strip()[-500:]
+                return
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+
+def _path(frame: str) -> str:
+    """'function (gateway/calls.py:12)' -> 'gateway/calls.py' (py-spy names files from their import root)."""
+    return frame.rsplit(" (", 1)[-1].rstrip(")").rsplit(":", 1)[0]
+
+
+def _charge(frames: list[str]) -> str:
+    for frame in reversed(frames):  # innermost first
+        path = _path(frame)
+        package = path.split("/", 1)[0].removesuffix(".py")
+        if package in OWN_PACKAGES:
+            return path.removesuffix(".py").replace("/", ".")
+        if path.startswith(HTTP_LAYER):
+            return f"server's HTTP layer ({package})"
+    leaf = _path(frames[-1]).split("/", 1)[0].removesuffix(".py")
+    if leaf in LOOP:
+        return "the event loop and its C code (sockets, parsing)"
+    return f"{leaf}, called from the event loop"
+
+
+def costs(raw: Path) -> tuple[Counter, int]:
+    """Samples charged to each cost (see the module's docstring), and the total."""
+    charged: Counter = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            total += int(count)
+            charged[_charge(stack.split(";"))] += int(count)
+    return charged, total
+
+
+def report(raw: Path, top: int = 12) -> str:
+    charged, total = costs(raw)
+    lines = [f"biggest costs in {raw.name} ({total} samples):"]
+    for name, count in charged.most_common(top):
+        lines.append(f"  {100 * count / max(total, 1):5.1f}%  {name}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    for path in sys.argv[1:]:
+        print(report(Path(path), top=20))
