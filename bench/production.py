@@ -205,7 +205,12 @@ def main() -> None:
             report(targets, pages, cpu, args)
             if args.profile:
                 for target in targets[2::2]:
-                    print("\n" + asyncio.run(profile_under_load(target, pids[target.name], body, args.profile)))
+                    print(
+                        "\n"
+                        + asyncio.run(
+                            profile_under_load(target, profile.serving(pids[target.name]), body, args.profile)
+                        )
+                    )
             for process in processes:
                 process.terminate()
             for process in processes:

@@ -27,6 +27,12 @@ def available() -> bool:
     return PY_SPY.exists()
 
 
+def serving(pid: int) -> int:
+    """The process that serves requests: granian's worker is a child of its supervisor."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return int(children[0]) if children else pid
+
+
 class Recording:
     """py-spy sampling `pid` (and its threads) on a thread of its own: `seconds` into collapsed stacks, then
     `seconds` more into a flame graph. Drive load until `done()`. Non-blocking sampling: the process is
@@ -86,11 +92,39 @@ def costs(raw: Path) -> tuple[Counter, int]:
     return charged, total
 
 
+# What each charged name is part of, first match wins: the costs the README lists.
+CONCERNS = (
+    ("keys.metering.spool", "the kill -9 spool"),
+    ("keys.metering.usage", "recording usage"),
+    ("usage.", "recording usage"),
+    ("keys.", "admission: the key, quota, budget and leases"),
+    ("gateway.costs", "admission: the key, quota, budget and leases"),
+    ("redis,", "admission: the key, quota, budget and leases"),
+    ("requestlog.", "the request log"),
+    ("gateway.metrics", "metrics"),
+    ("prometheus_client", "metrics"),
+    ("gateway.upstreams", "calling the upstream (aiohttp)"),
+    ("aiohttp", "calling the upstream (aiohttp)"),
+    ("server's HTTP layer", "the server: HTTP and the event loop"),
+    ("the event loop", "the server: HTTP and the event loop"),
+    ("gateway.", "the call's own steps: routing, validation, failover, answer"),
+    ("plumbing.", "the call's own steps: routing, validation, failover, answer"),
+)
+
+
+def concern(name: str) -> str:
+    return next((label for prefix, label in CONCERNS if name.startswith(prefix)), "other")
+
+
 def report(raw: Path, top: int = 12) -> str:
     charged, total = costs(raw)
-    lines = [f"biggest costs in {raw.name} ({total} samples):"]
-    for name, count in charged.most_common(top):
-        lines.append(f"  {100 * count / max(total, 1):5.1f}%  {name}")
+    grouped: Counter = Counter()
+    for name, count in charged.items():
+        grouped[concern(name)] += count
+    lines = [f"biggest costs in {raw.name} ({total} samples), by concern:"]
+    lines += [f"  {100 * count / max(total, 1):5.1f}%  {name}" for name, count in grouped.most_common()]
+    lines.append("by module:")
+    lines += [f"  {100 * count / max(total, 1):5.1f}%  {name}" for name, count in charged.most_common(top)]
     return "\n".join(lines)
 
 
