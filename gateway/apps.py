@@ -11,3 +11,7 @@ class GatewayConfig(AppConfig):
 
     def ready(self) -> None:
         from gateway import checks  # noqa: F401  (registers the system checks)
+        from gateway.overview import overview_warm
+        from requestlog.signals import hourly_upkeep
+
+        hourly_upkeep.connect(overview_warm, dispatch_uid="gateway.overview_warm")

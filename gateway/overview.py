@@ -13,7 +13,14 @@ from keys.models import Refusal
 from usage.charts import bar_chart
 from usage.exports import csv_response
 from usage.selectors import usage_days
-from usage.summaries import day_totals, overview_numbers, refusals_grouped, top_owners, usage_grouped
+from usage.summaries import (
+    day_totals,
+    overview_numbers,
+    overview_prepare,
+    refusals_grouped,
+    top_owners,
+    usage_grouped,
+)
 
 DAYS = 30
 REASONS = dict(Refusal.Reason.choices)  # a reason code no longer among them shows as the code
@@ -37,6 +44,13 @@ def upstream_stats(*, days: int) -> list[dict]:
         }
         for g in grouped
     ]
+
+
+def overview_warm(sender=None, **kwargs) -> None:
+    """hourly_upkeep's receiver: the overview's closed days summed before staff's first visit of the day
+    (at 100,000 users that first visit took 1.2–2.7 s, the later ones 0.2–0.35 s)."""
+    first, last = usage_days(DAYS)
+    overview_prepare(first=first, last=last)
 
 
 @staff_member_required

@@ -166,21 +166,25 @@ def _stored(row: tuple) -> tuple:
 
 
 async def _prune_if_due() -> None:
-    """At most hourly, see whether today's pruning is still to do; one process a day claims it."""
+    """At most hourly, run the upkeep: the hourly chores here, and today's pruning if no process has yet."""
     global _prune_checked
     now = time.monotonic()
     if now - _prune_checked < PRUNE_CHECK_SECONDS:
         return
     _prune_checked = now
-    run_in_background(asyncio.to_thread(_prune_once_a_day))
+    run_in_background(asyncio.to_thread(upkeep))
 
 
-def _prune_once_a_day() -> None:
+def upkeep() -> None:
+    """The hourly chores (hourly_upkeep), then the daily ones if this process claims today's: prune, daily_upkeep."""
     from django.db import connection
 
-    from requestlog.signals import daily_upkeep
+    from requestlog.signals import daily_upkeep, hourly_upkeep
     from requestlog.storage import log_prune, prune_lease_take
 
+    for receiver, outcome in hourly_upkeep.send_robust(sender=None):
+        if isinstance(outcome, Exception):
+            logger.error("hourly upkeep: %s failed: %s", getattr(receiver, "__qualname__", receiver), outcome)
     try:
         today = datetime.datetime.now(datetime.UTC).date()
         if prune_lease_take(today=today):

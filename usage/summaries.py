@@ -78,12 +78,19 @@ def owner_window_ensure(first: datetime.date, through: datetime.date, days: int)
             cursor.execute(sql, [through, days, first, through])
 
 
-def overview_numbers(*, first: datetime.date, last: datetime.date, top: int = 10) -> dict:
-    """Per day, plan, model and refusal reason, and the top owners, over [first, last]."""
+def overview_prepare(*, first: datetime.date, last: datetime.date) -> datetime.date:
+    """Sum the closed days of [first, last] that are not summed yet; the last closed day. Idempotent,
+    and cheap once done: the hourly upkeep runs it so a page's first visit of a day does not."""
     closed = min(last_closed_day(), last)
     if closed >= first:
         days_summarize(first, closed)
         owner_window_ensure(first, closed, (last - first).days + 1)
+    return closed
+
+
+def overview_numbers(*, first: datetime.date, last: datetime.date, top: int = 10) -> dict:
+    """Per day, plan, model and refusal reason, and the top owners, over [first, last]."""
+    closed = overview_prepare(first=first, last=last)
     open_first = max(first, closed + datetime.timedelta(days=1))
     rows = list(
         UsageDaySummary.objects.filter(day__range=(first, closed)).values(

@@ -39,3 +39,26 @@ def test_the_overview_is_for_staff_only(client, user):
 
 def test_the_admin_links_to_it(staff_client):
     assert 'href="/admin/usage/"' in staff_client.get("/admin/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_hourly_upkeep_sums_closed_days_so_the_first_visit_of_a_day_sums_none(staff_client, user, plans):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from requestlog.writer import upkeep
+    from usage.models import UsageDaySummary, UsageOwnerWindow
+
+    alice, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
+    old = utc_today() - datetime.timedelta(days=3)
+    DailyUsage.objects.create(key=alice, day=old, model="chat", requests=12, prompt_tokens=40)
+    assert not UsageDaySummary.objects.exists()
+
+    upkeep()  # what each process writing the request log runs about once an hour
+
+    assert UsageDaySummary.objects.get(day=old).requests == 12
+    assert UsageOwnerWindow.objects.get(owner=user).requests == 12
+    with CaptureQueriesContext(connection) as seen:
+        page = staff_client.get("/admin/usage/").content.decode()
+    assert "<td>alice@example.com</td><td>12</td>" in page
+    assert not [q["sql"] for q in seen.captured_queries if q["sql"].startswith("INSERT INTO \"usage_")]

@@ -185,14 +185,14 @@ def test_expiring_keys_are_announced_by_the_days_upkeep_without_cron(receiver, u
 
     from keys.models import ApiKey
     from requestlog.models import PruneLease
-    from requestlog.writer import _prune_once_a_day
+    from requestlog.writer import upkeep
 
     WebhookEndpoint.objects.create(owner=user, url=receiver.url, events=["key.expiring"])
     key, _ = services.key_create(owner=user, plan_name="10RequestPerDay")
     ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() + datetime.timedelta(days=3))
     PruneLease.objects.update_or_create(pk=1, defaults={"day": datetime.date(2000, 1, 1)})  # the day is unclaimed
-    _prune_once_a_day()
-    _prune_once_a_day()  # claimed already: nothing more
+    upkeep()
+    upkeep()  # claimed already: nothing more
     receiver.wait_for(1)
     deliveries_wait()
     assert receiver.events() == ["key.expiring"]
