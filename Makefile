@@ -91,7 +91,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test requirements-bench.txt
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	touch $@
 
-bench: $(VENV)/.installed-bench chromium gettext
+bench: $(VENV)/.installed-bench
 	$(PY) bench/gateway.py
 
 clean:

@@ -184,7 +184,8 @@ def upkeep() -> None:
 
     for receiver, outcome in hourly_upkeep.send_robust(sender=None):
         if isinstance(outcome, Exception):
-            logger.error("hourly upkeep: %s failed: %s", getattr(receiver, "__qualname__", receiver), outcome)
+            name = getattr(receiver, "__qualname__", receiver)
+            logger.error("hourly upkeep: %s failed", name, exc_info=outcome)
     try:
         today = datetime.datetime.now(datetime.UTC).date()
         if prune_lease_take(today=today):
