@@ -91,10 +91,8 @@ def invitation_create(
 ) -> Invitation:
     """Invite `email` as `role` and mail them the link `link_for(token)`; the token is never stored.
     An open invitation to the same address is replaced (its link stops working)."""
-    inviter = _managing(team, by)
+    _managing(team, by)  # refused before any work; checked again under the lock below
     role = _role_clean(role)
-    if role == Role.OWNER and inviter.role != Role.OWNER:
-        raise NotAllowed(_("Only owners may invite owners."))
     email = email.strip().lower() if isinstance(email, str) else ""
     try:
         validate_email(email)
@@ -104,7 +102,12 @@ def invitation_create(
         raise Conflict(format_lazy(_("{email} is already in the team."), email=email))
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
-        _team_locked(team, by)
+        # The inviter's role as it is now: a demotion that committed a moment ago counts.
+        inviter = _team_locked(team, by)
+        if not inviter.manages:
+            raise NotAllowed()
+        if role == Role.OWNER and inviter.role != Role.OWNER:
+            raise NotAllowed(_("Only owners may invite owners."))
         open_ones = Invitation.objects.filter(team=team, accepted_at__isnull=True, cancelled_at__isnull=True)
         open_ones.filter(email=email).update(cancelled_at=timezone.now())
         if open_ones.filter(expires_at__gt=timezone.now()).count() >= OPEN_INVITATIONS_MAX:

@@ -330,3 +330,23 @@ def test_owners_limit_and_revoke_a_members_team_key_and_members_cannot_touch_oth
     assert client.post(f"/teams/{team.pk}/keys/{bob_key.pk}/revoke").status_code == 302
     bob_key.refresh_from_db()
     assert bob_key.revoked_at is not None and bob_key.max_requests == 3
+
+
+def test_an_inviter_demoted_while_inviting_is_refused_by_the_role_read_under_the_lock(
+    user, team, user_factory, monkeypatch
+):
+    from teams import services
+    from teams.services import NotAllowed
+
+    carol = user_factory("carol@acme.test")
+    admin = Membership.objects.create(team=team, user=carol, role=Role.ADMIN)
+    stale = Membership.objects.get(pk=admin.pk)  # what the unlocked check read, a moment before
+
+    def demoted_meanwhile(team_, by):
+        Membership.objects.filter(pk=admin.pk).update(role=Role.MEMBER)  # another request's commit
+        return stale
+
+    monkeypatch.setattr(services, "_managing", demoted_meanwhile)
+    with pytest.raises(NotAllowed):
+        invitation_create(team=team, by=carol, email="dan@acme.test", link_for=link)
+    assert not Invitation.objects.exists()
