@@ -27,7 +27,7 @@ install-test: $(VENV)/.installed-test chromium gettext
 # second finds the package the first installed; apt waits for a dpkg lock someone else holds, not fails.
 define apt_install
 	@if ! { $(1); }; then \
-		flock /tmp/tollgate-apt.lock sh -c '$(1) || { \
+		flock $${TMPDIR:-/tmp}/tollgate-apt-$$(id -u).lock sh -c '$(1) || { \
 			SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 			$$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq && \
 			DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq $(2); }'; \
@@ -64,15 +64,15 @@ models-file:
 
 # daphne's -b/-p listen with Twisted's backlog of 50: a burst of new connections (1,000 a second in
 # bench/streams.py) overflows it, and clients whose connection the kernel dropped see resets.
-DAPHNE_ENDPOINT = tcp:port=$(PORT):interface=$(subst :,\:,$(HOST)):backlog=2048
+DAPHNE_ENDPOINT = tcp:port=$(PORT):interface=$(subst :,\:,$(subst [,,$(subst ],,$(HOST)))):backlog=2048
 
 run: migrate
 	@echo "Tollgate: http://$(HOST):$(PORT)/  (stop with Ctrl+C; $$(DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py model_source))"
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(VENV)/bin/daphne -e '$(DAPHNE_ENDPOINT)' portal.asgi:application
 
 # Two workers: much of the suite waits on servers it started, so two processes on two cores take about
-# 8 minutes, not 15. Work stealing keeps both busy to the end (the long multi-process tests otherwise
-# pile up on one worker).
+# 4 minutes on a quiet machine, 7 with a second run beside them (one worker alone took nearly twice as
+# long). Work stealing keeps both busy to the end (the long multi-process tests otherwise pile up on one).
 TEST_WORKERS ?= 2
 
 test: install-test

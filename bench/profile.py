@@ -81,15 +81,28 @@ def _charge(frames: list[str]) -> str:
 
 
 def costs(raw: Path) -> tuple[Counter, int]:
-    """Samples charged to each cost (see the module's docstring), and the total."""
+    """Samples charged to each cost (see the module's docstring), and the total. A sample with no
+    Python frame at all (the server's native code: granian's Rust side) is counted as such."""
     charged: Counter = Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if stack and count.isdigit():
-            total += int(count)
-            charged[_charge(stack.split(";"))] += int(count)
+        if not count.isdigit():
+            continue
+        total += int(count)
+        charged[_charge(stack.split(";")) if stack else "no Python frame (native code)"] += int(count)
     return charged, total
+
+
+def partial_stacks(raw: Path) -> int:
+    """Samples whose stack does not reach a thread's start (py-spy reads a coroutine resumed by the loop
+    from its own frame up): their charge to "called from the event loop" is the best guess there is."""
+    starts = ("_run_module_as_main", "Thread._bootstrap", "_bootstrap (threading")
+    return sum(
+        int(count)
+        for stack, _, count in (line.rpartition(" ") for line in raw.read_text().splitlines())
+        if stack and count.isdigit() and not stack.startswith(starts)
+    )
 
 
 # What each charged name is part of, first match wins: the costs the README lists.
@@ -109,6 +122,7 @@ CONCERNS = (
     ("the event loop", "the server: HTTP and the event loop"),
     ("gateway.", "the call's own steps: routing, validation, failover, answer"),
     ("plumbing.", "the call's own steps: routing, validation, failover, answer"),
+    ("no Python frame", "the server: HTTP and the event loop"),
 )
 
 
@@ -121,7 +135,8 @@ def report(raw: Path, top: int = 12) -> str:
     grouped: Counter = Counter()
     for name, count in charged.items():
         grouped[concern(name)] += count
-    lines = [f"biggest costs in {raw.name} ({total} samples), by concern:"]
+    partial = partial_stacks(raw)
+    lines = [f"biggest costs in {raw.name} ({total} samples, {partial} of them partial stacks), by concern:"]
     lines += [f"  {100 * count / max(total, 1):5.1f}%  {name}" for name, count in grouped.most_common()]
     lines.append("by module:")
     lines += [f"  {100 * count / max(total, 1):5.1f}%  {name}" for name, count in charged.most_common(top)]

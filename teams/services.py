@@ -91,8 +91,10 @@ def invitation_create(
 ) -> Invitation:
     """Invite `email` as `role` and mail them the link `link_for(token)`; the token is never stored.
     An open invitation to the same address is replaced (its link stops working)."""
-    _managing(team, by)  # refused before any work; checked again under the lock below
+    inviter = _managing(team, by)  # refused before any work; checked again under the lock below
     role = _role_clean(role)
+    if role == Role.OWNER and inviter.role != Role.OWNER:
+        raise NotAllowed(_("Only owners may invite owners."))
     email = email.strip().lower() if isinstance(email, str) else ""
     try:
         validate_email(email)

@@ -332,21 +332,33 @@ def test_owners_limit_and_revoke_a_members_team_key_and_members_cannot_touch_oth
     assert bob_key.revoked_at is not None and bob_key.max_requests == 3
 
 
+@pytest.mark.parametrize(
+    ("was", "now", "inviting"),
+    [(Role.ADMIN, Role.MEMBER, Role.MEMBER), (Role.OWNER, Role.ADMIN, Role.OWNER)],
+)
 def test_an_inviter_demoted_while_inviting_is_refused_by_the_role_read_under_the_lock(
-    user, team, user_factory, monkeypatch
+    user, team, user_factory, monkeypatch, was, now, inviting
 ):
     from teams import services
     from teams.services import NotAllowed
 
     carol = user_factory("carol@acme.test")
-    admin = Membership.objects.create(team=team, user=carol, role=Role.ADMIN)
-    stale = Membership.objects.get(pk=admin.pk)  # what the unlocked check read, a moment before
+    membership = Membership.objects.create(team=team, user=carol, role=was)
+    stale = Membership.objects.get(pk=membership.pk)  # what the unlocked check read, a moment before
 
     def demoted_meanwhile(team_, by):
-        Membership.objects.filter(pk=admin.pk).update(role=Role.MEMBER)  # another request's commit
+        Membership.objects.filter(pk=membership.pk).update(role=now)  # another request's commit
         return stale
 
     monkeypatch.setattr(services, "_managing", demoted_meanwhile)
     with pytest.raises(NotAllowed):
-        invitation_create(team=team, by=carol, email="dan@acme.test", link_for=link)
+        invitation_create(team=team, by=carol, email="dan@acme.test", role=inviting, link_for=link)
     assert not Invitation.objects.exists()
+
+
+def test_admins_cannot_invite_owners(user, team, user_factory):
+    carol = user_factory("carol@acme.test")
+    Membership.objects.create(team=team, user=carol, role=Role.ADMIN)
+    answer = api(carol).post(f"/api/v1/teams/{team.pk}/invitations/", {"email": "dan@acme.test", "role": "owner"})
+    assert answer.status_code == 403 and "Only owners may invite owners" in str(answer.json())
+    assert api(carol).post(f"/api/v1/teams/{team.pk}/invitations/", {"email": "dan@acme.test"}).status_code == 201
