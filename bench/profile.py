@@ -80,29 +80,25 @@ def _charge(frames: list[str]) -> str:
     return f"{leaf}, called from the event loop"
 
 
-def costs(raw: Path) -> tuple[Counter, int]:
-    """Samples charged to each cost (see the module's docstring), and the total. A sample with no
-    Python frame at all (the server's native code: granian's Rust side) is counted as such."""
+# A stack that starts here reaches its thread's start; others are partial (py-spy reads a coroutine the
+# loop resumed from its own frame up), and their charge to "called from the event loop" is a best guess.
+THREAD_STARTS = ("_run_module_as_main", "Thread._bootstrap", "_bootstrap (threading")
+
+
+def costs(raw: Path) -> tuple[Counter, int, int]:
+    """Samples charged to each cost (see the module's docstring), the total, and how many were partial
+    stacks. A sample with no Python frame at all (the server's native code: granian's Rust side) is
+    counted as such."""
     charged: Counter = Counter()
-    total = 0
+    total = partial = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         total += int(count)
+        partial += int(count) if stack and not stack.startswith(THREAD_STARTS) else 0
         charged[_charge(stack.split(";")) if stack else "no Python frame (native code)"] += int(count)
-    return charged, total
-
-
-def partial_stacks(raw: Path) -> int:
-    """Samples whose stack does not reach a thread's start (py-spy reads a coroutine resumed by the loop
-    from its own frame up): their charge to "called from the event loop" is the best guess there is."""
-    starts = ("_run_module_as_main", "Thread._bootstrap", "_bootstrap (threading")
-    return sum(
-        int(count)
-        for stack, _, count in (line.rpartition(" ") for line in raw.read_text().splitlines())
-        if stack and count.isdigit() and not stack.startswith(starts)
-    )
+    return charged, total, partial
 
 
 # What each charged name is part of, first match wins: the costs the README lists.
@@ -131,11 +127,10 @@ def concern(name: str) -> str:
 
 
 def report(raw: Path, top: int = 12) -> str:
-    charged, total = costs(raw)
+    charged, total, partial = costs(raw)
     grouped: Counter = Counter()
     for name, count in charged.items():
         grouped[concern(name)] += count
-    partial = partial_stacks(raw)
     lines = [f"biggest costs in {raw.name} ({total} samples, {partial} of them partial stacks), by concern:"]
     lines += [f"  {100 * count / max(total, 1):5.1f}%  {name}" for name, count in grouped.most_common()]
     lines.append("by module:")

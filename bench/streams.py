@@ -70,7 +70,7 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-async def one_stream(port: int, request: bytes, result: Round, open_streams: list[int]) -> None:
+async def one_stream(port: int, request: bytes, result: Round) -> None:
     started = time.time()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
@@ -85,7 +85,6 @@ async def one_stream(port: int, request: bytes, result: Round, open_streams: lis
         return
     writer.write(request)
     seen_first, done, tail = False, False, b""
-    open_streams[0] += 1
     try:
         while True:
             data = await reader.read(65536)
@@ -111,7 +110,6 @@ async def one_stream(port: int, request: bytes, result: Round, open_streams: lis
     except OSError as exc:
         result.fail(type(exc).__name__)
     finally:
-        open_streams[0] -= 1
         writer.close()
 
 
@@ -120,7 +118,7 @@ async def measure(port: int, pid: int | None, headers: dict, args: argparse.Name
         {"model": f"gap-{1000 // args.rate}", "messages": [{"role": "user", "content": "go"}], "stream": True}
     ).encode()
     request = build_request("127.0.0.1", port, "/v1/chat/completions", body, headers)
-    result, open_streams = Round(), [0]
+    result = Round()
     before_cpu = cpu_seconds(pid) if pid else 0.0
     before_rss = rss_kb(pid) if pid else 0
     started = time.monotonic()
@@ -131,7 +129,7 @@ async def measure(port: int, pid: int | None, headers: dict, args: argparse.Name
             ahead = started + number / args.open_rate - time.monotonic()
             if ahead > 0:
                 await asyncio.sleep(ahead)
-        tasks.append(asyncio.ensure_future(one_stream(port, request, result, open_streams)))
+        tasks.append(asyncio.ensure_future(one_stream(port, request, result)))
     peak = 0
     while not all(t.done() for t in tasks):
         await asyncio.sleep(0.25)
@@ -234,16 +232,15 @@ def report(rounds: dict[str, list[Round]], args: argparse.Namespace) -> None:
         for number, r in enumerate(rounds[name], 1):
             if r.failures:
                 print(f"  {name}, round {number}: failed {r.failures}")
-    bare, tollgate = BARE, TOLLGATE
     print(
-        f"\nTollgate vs the bare proxy: added lag per chunk {med(tollgate, lag(0.5)) - med(bare, lag(0.5)):+.2f} ms "
-        f"(median), {med(tollgate, lag(0.99)) - med(bare, lag(0.99)):+.1f} ms (p99); first chunk p99 "
-        f"{med(tollgate, first(0.99)) / med(bare, first(0.99)):.2f}x; "
-        f"chunks/s {med(tollgate, rate) / med(bare, rate):.2f}x"
+        f"\nTollgate vs the bare proxy: added lag per chunk {med(TOLLGATE, lag(0.5)) - med(BARE, lag(0.5)):+.2f} ms "
+        f"(median), {med(TOLLGATE, lag(0.99)) - med(BARE, lag(0.99)):+.1f} ms (p99); first chunk p99 "
+        f"{med(TOLLGATE, first(0.99)) / med(BARE, first(0.99)):.2f}x; "
+        f"chunks/s {med(TOLLGATE, rate) / med(BARE, rate):.2f}x"
     )
     print(
-        f"Tollgate vs the upstream alone: chunks/s {med(tollgate, rate) / med(DIRECT, rate):.2f}x; first chunk p99 "
-        f"{med(tollgate, first(0.99)):.2f} s against {med(DIRECT, first(0.99)):.2f} s"
+        f"Tollgate vs the upstream alone: chunks/s {med(TOLLGATE, rate) / med(DIRECT, rate):.2f}x; first chunk p99 "
+        f"{med(TOLLGATE, first(0.99)):.2f} s against {med(DIRECT, first(0.99)):.2f} s"
     )
 
 
